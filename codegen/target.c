@@ -1,0 +1,39 @@
+/* target.c — the compilation targets and whether this build can generate
+ * code for each. The CPU and CUDA emitters arrive with issues #3 and #4. */
+#include <string.h>
+
+#include "codegen/codegen.h"
+
+static const char *const target_names[TS_TARGET_COUNT] = {"ref", "cpu", "cuda"};
+
+const char *ts_target_name(enum ts_target t) {
+    TS_ASSERT(t >= 0 && t < TS_TARGET_COUNT);
+    return target_names[t];
+}
+
+bool ts_target_from_name(const char *name, enum ts_target *out) {
+    for (int i = 0; i < TS_TARGET_COUNT; i++) {
+        if (strcmp(name, target_names[i]) == 0) {
+            *out = (enum ts_target)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum ts_status ts_codegen_check_target(enum ts_target t, struct ts_diag *d) {
+    switch (t) {
+    case TS_TARGET_REF:
+        return TS_OK;
+    case TS_TARGET_CPU:
+        return ts_diag_set(d, TS_ERR_UNSUPPORTED, "", "--target cpu",
+                           "the LLVM CPU backend is not built yet (it comes with issue #3); "
+                           "use --target ref");
+    case TS_TARGET_CUDA:
+        return ts_diag_set(d, TS_ERR_UNSUPPORTED, "", "--target cuda",
+                           "the CUDA backend is not built yet (it comes with issue #4); "
+                           "use --target ref");
+    default:
+        TS_ASSERT(!"unknown target");
+    }
+}

@@ -1,0 +1,28 @@
+/* internal.h — helpers private to ir/: the shape rules and reference kernels
+ * that op_table.c points at, and small utilities they share. */
+#ifndef TESSERA_IR_INTERNAL_H
+#define TESSERA_IR_INTERNAL_H
+
+#include "ir.h"
+
+/* Every shape rule and reference kernel named in ops.def. */
+#define TS_OP(id, name, min_in, max_in, min_out, max_out, attrs, shape_fn, ref_fn)              \
+    enum ts_status shape_fn(struct ts_graph *g, struct ts_node *n, struct ts_diag *d);          \
+    enum ts_status ref_fn(const struct ts_graph *g, const struct ts_node *n,                    \
+                          const struct ts_tensor *const *in, struct ts_tensor *const *out,      \
+                          struct ts_diag *d);
+#include "ops.def"
+#undef TS_OP
+
+/* Normalizes a possibly negative axis against rank; false if out of [-rank, rank). */
+bool ts_axis_normalize(int64_t axis, int rank, int *out);
+
+/* numpy broadcast of two concrete shapes; false if some dim pair is neither
+ * equal nor 1. */
+bool ts_broadcast_shapes(int ra, const int64_t *da, int rb, const int64_t *db, int *rank_out,
+                         int64_t *dims_out);
+
+/* Input i of node n as a concrete shape (rank returned, dims into out). */
+int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, int64_t *out);
+
+#endif

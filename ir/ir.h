@@ -1,0 +1,354 @@
+/* ir.h — the one public header of ir/: status and diagnostics, the arena,
+ * dtypes, host tensors, the graph IR, the op table, the verifier, the printer
+ * and the reference interpreter. ir/ depends on libc alone.
+ *
+ * Grouped by defining file, the way QBE keeps its interface in one header. */
+#ifndef TESSERA_IR_H
+#define TESSERA_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TS_VERSION "0.1.0"
+#define TS_MAX_RANK 8    /* the most dims a value may have */
+#define TS_MAX_ATTRS 6   /* the most attributes an op declares */
+
+/* ---- status.c: status codes and the diagnostics record ------------------ */
+
+enum ts_status {
+    TS_OK,              /* success */
+    TS_ERR_USAGE,       /* bad command-line usage (exit status 2) */
+    TS_ERR_IO,          /* a file could not be opened, read, mapped or written */
+    TS_ERR_PARSE,       /* malformed JSON or safetensors structure */
+    TS_ERR_GRAPH,       /* a structurally invalid graph: undefined values, cycles, bad attrs */
+    TS_ERR_SHAPE,       /* dtypes or shapes that do not fit an op's rule */
+    TS_ERR_RUNTIME,     /* an error found while computing: index out of range, division by zero */
+    TS_ERR_UNSUPPORTED, /* a valid request this build cannot do (yet) */
+    TS_ERR_NOMEM,       /* an allocation failed or a size overflowed */
+    TS_STATUS_COUNT
+};
+
+/* The first error of an operation, kept for the caller as SQLite keeps a parse
+ * error: later errors never overwrite it. Printed as
+ * "tessera: error: FILE: WHERE: WHAT" (parts that are empty are left out). */
+struct ts_diag {
+    enum ts_status status;
+    char file[256];  /* the file the error is about, or "" */
+    char where[256]; /* node, field, byte offset, line:column … or "" */
+    char what[768];  /* what is wrong and what was expected */
+};
+
+void ts_diag_clear(struct ts_diag *d);
+/* Records an error unless one is recorded already; returns d->status (the first one). */
+enum ts_status ts_diag_set(struct ts_diag *d, enum ts_status st, const char *file,
+                           const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Writes the one-line message into buf. */
+void ts_diag_format(const struct ts_diag *d, char *buf, size_t size);
+/* Prints "tessera: error: …" and a newline to f. */
+void ts_diag_print(const struct ts_diag *d, FILE *f);
+const char *ts_status_name(enum ts_status st);
+
+/* For our own invariants only: a failure is a bug in tessera, never bad input. */
+#define TS_ASSERT(cond)                                                                 \
+    do {                                                                                \
+        if (!(cond)) ts_assert_fail(__FILE__, __LINE__, #cond);                         \
+    } while (0)
+_Noreturn void ts_assert_fail(const char *file, int line, const char *cond);
+
+/* Propagates a failed status from a call. */
+#define TS_TRY(expr)                                                                    \
+    do {                                                                                \
+        enum ts_status ts_try_st_ = (expr);                                             \
+        if (ts_try_st_ != TS_OK) return ts_try_st_;                                     \
+    } while (0)
+
+/* ---- arena.c: one arena per compilation -------------------------------- */
+
+/* A chunked bump allocator; everything in it is freed by one ts_arena_free.
+ * Running out of memory for metadata is fatal (like gcc's xmalloc); sizes that
+ * come from input (tensor data) never go through the arena unchecked. */
+struct ts_arena;
+
+struct ts_arena *ts_arena_init(void);
+void ts_arena_free(struct ts_arena *a);
+void *ts_arena_alloc(struct ts_arena *a, size_t size);  /* zeroed, 16-byte aligned */
+char *ts_arena_strdup(struct ts_arena *a, const char *s);
+char *ts_arena_strndup(struct ts_arena *a, const char *s, size_t n);
+char *ts_arena_printf(struct ts_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t ts_arena_bytes_used(const struct ts_arena *a);
+
+/* ---- dtype.c: element types and f16/bf16 conversion --------------------- */
+
+#define TS_DTYPE_LIST(X)                                                                \
+    X(F32, "f32", 4, true)   /* IEEE binary32 */                                        \
+    X(F16, "f16", 2, true)   /* IEEE binary16 */                                        \
+    X(BF16, "bf16", 2, true) /* bfloat16: binary32's top 16 bits */                     \
+    X(I32, "i32", 4, false)  /* two's complement 32-bit */                              \
+    X(I64, "i64", 8, false)  /* two's complement 64-bit */                              \
+    X(BOOL, "bool", 1, false) /* one byte, 0 or 1 */
+
+enum ts_dtype {
+#define X(id, name, size, is_float) TS_##id,
+    TS_DTYPE_LIST(X)
+#undef X
+    TS_DTYPE_COUNT /* also "not yet known" on a value before shape inference */
+};
+
+const char *ts_dtype_name(enum ts_dtype t);     /* "f32" …; "?" for TS_DTYPE_COUNT */
+size_t ts_dtype_size(enum ts_dtype t);          /* bytes per element */
+bool ts_dtype_is_float(enum ts_dtype t);
+bool ts_dtype_is_int(enum ts_dtype t);          /* i32, i64 (not bool) */
+bool ts_dtype_from_name(const char *name, enum ts_dtype *out);
+
+/* Round to nearest, ties to even, directly from double (no double rounding);
+ * overflow gives ±inf, NaN stays NaN. */
+uint16_t ts_f16_from_f64(double x);
+double ts_f16_to_f64(uint16_t h);
+uint16_t ts_bf16_from_f64(double x);
+double ts_bf16_to_f64(uint16_t b);
+
+/* ---- tensor.c: dense row-major host tensors ----------------------------- */
+
+struct ts_tensor {
+    enum ts_dtype dtype;
+    int rank;
+    int64_t dims[TS_MAX_RANK];
+    int64_t numel;   /* product of dims (1 for rank 0) */
+    size_t nbytes;   /* numel * dtype size */
+    void *data;      /* may be unaligned (mmapped weights): access through the getters */
+    bool owns_data;  /* ts_tensor_release frees data */
+};
+
+/* Computes numel and nbytes with overflow checks; 'what' names the tensor in the error. */
+enum ts_status ts_tensor_set_shape(struct ts_tensor *t, enum ts_dtype dtype, int rank,
+                                   const int64_t *dims, const char *what, struct ts_diag *d);
+/* Sets the shape and allocates zeroed data (TS_ERR_NOMEM with a message on failure). */
+enum ts_status ts_tensor_alloc(struct ts_tensor *t, enum ts_dtype dtype, int rank,
+                               const int64_t *dims, const char *what, struct ts_diag *d);
+/* A non-owning view of existing data; the caller checked that size fits. */
+void ts_tensor_view(struct ts_tensor *t, enum ts_dtype dtype, int rank, const int64_t *dims,
+                    void *data);
+void ts_tensor_release(struct ts_tensor *t);
+
+/* Element access by flat row-major index, converting from and to any dtype.
+ * set_f64 rounds to nearest even for floats; for integers it truncates toward
+ * zero and saturates (NaN gives 0); for bool it stores x != 0. */
+double ts_tensor_get_f64(const struct ts_tensor *t, int64_t i);
+void ts_tensor_set_f64(struct ts_tensor *t, int64_t i, double v);
+/* Exact integer access (i64 values beyond 2^53 survive); floats truncate/saturate. */
+int64_t ts_tensor_get_i64(const struct ts_tensor *t, int64_t i);
+void ts_tensor_set_i64(struct ts_tensor *t, int64_t i, int64_t v); /* wraps to i32 */
+
+/* Row-major strides (in elements) of a shape; and the strides for reading a
+ * tensor of shape 'in' broadcast to the rank-'rank' shape 'out' (numpy rules:
+ * aligned from the right, stretched dims get stride 0). */
+void ts_shape_strides(int rank, const int64_t *dims, int64_t *strides);
+void ts_broadcast_strides(int in_rank, const int64_t *in_dims, int rank, const int64_t *out_dims,
+                          int64_t *strides);
+/* Advances a multi-index over dims (last dim fastest); returns false after the last one. */
+bool ts_index_next(int rank, const int64_t *dims, int64_t *index);
+
+/* ---- op table: ops.def + op_table.c ------------------------------------- */
+
+enum ts_op {
+#define TS_OP(id, name, min_in, max_in, min_out, max_out, attrs, shape_fn, ref_fn) TS_OP_##id,
+#include "ops.def"
+#undef TS_OP
+    TS_OP_COUNT
+};
+
+enum ts_attr_type {
+    TS_ATTR_FLOAT,   /* a JSON number */
+    TS_ATTR_INT,     /* a JSON number with an integral value */
+    TS_ATTR_BOOL,    /* true / false */
+    TS_ATTR_STRING,  /* a string, optionally one of spec->choices */
+    TS_ATTR_INTS,    /* an array of integers */
+    TS_ATTR_DIMS,    /* an array of integers and symbol names (reshape's shape) */
+    TS_ATTR_DTYPE,   /* a string naming a dtype */
+    TS_ATTR_TYPE_COUNT
+};
+
+/* One attribute an op accepts. An optional attribute without a default is
+ * "absent" (present == false) unless given: e.g. attention's scale. */
+struct ts_attr_spec {
+    const char *name;
+    enum ts_attr_type type;
+    bool required;
+    bool has_default;
+    double def_f;         /* FLOAT default */
+    int64_t def_i;        /* INT and BOOL default */
+    const char *def_s;    /* STRING default */
+    const char *choices;  /* STRING: comma-separated allowed values, or NULL */
+};
+
+/* A dim of a shape: a size, or a symbol (sym >= 0) whose size is filled in
+ * when symbols are bound. In reshape's shape attribute, size -1 means "infer". */
+struct ts_dim {
+    int64_t size; /* the size; -1 while a symbol is unbound */
+    int sym;      /* index into graph->symbols, or -1 */
+};
+
+struct ts_attr {
+    bool present;         /* given in the graph or filled from a default */
+    enum ts_attr_type type;
+    double f;             /* FLOAT */
+    int64_t i;            /* INT, BOOL (0/1) */
+    const char *s;        /* STRING */
+    enum ts_dtype dtype;  /* DTYPE */
+    int64_t *ints;        /* INTS */
+    struct ts_dim *dims;  /* DIMS */
+    int n;                /* length of ints / dims */
+};
+
+struct ts_graph;
+struct ts_node;
+
+/* Checks a node's input dtypes, shapes and attribute values and sets its output
+ * values' dtype and concrete shape. Runs after symbols are bound, so every input
+ * has a concrete shape. Errors name the node (ts_diag_node). */
+typedef enum ts_status (*ts_shape_fn)(struct ts_graph *g, struct ts_node *n, struct ts_diag *d);
+/* Computes a node's outputs from its inputs in plain C, accumulating in double.
+ * 'in' has one tensor per node input (NULL for an omitted optional input);
+ * 'out' tensors are already allocated with the shapes the shape rule gave. */
+typedef enum ts_status (*ts_ref_fn)(const struct ts_graph *g, const struct ts_node *n,
+                                    const struct ts_tensor *const *in, struct ts_tensor *const *out,
+                                    struct ts_diag *d);
+
+struct ts_op_info {
+    const char *name;
+    int min_inputs, max_inputs;    /* max -1: any number (concat) */
+    int min_outputs, max_outputs;  /* max -1: any number (split) */
+    const struct ts_attr_spec *attrs;
+    int nattrs;
+    ts_shape_fn shape;
+    ts_ref_fn ref;
+};
+
+const struct ts_op_info *ts_op_get(enum ts_op op);
+bool ts_op_from_name(const char *name, enum ts_op *out);
+/* Index of attribute 'name' in op's schema, or -1. */
+int ts_op_attr_index(enum ts_op op, const char *name);
+
+/* ---- graph.c: the graph IR ---------------------------------------------- */
+
+enum ts_value_kind {
+    TS_VALUE_INPUT,    /* a graph input, given at run time */
+    TS_VALUE_WEIGHT,   /* a tensor of the weights file (data is a view of the mapping) */
+    TS_VALUE_CONSTANT, /* inline data from the graph, or folded by a pass (data in the arena) */
+    TS_VALUE_NODE,     /* the output of a node */
+    TS_VALUE_KIND_COUNT
+};
+
+struct ts_value {
+    const char *name;
+    enum ts_value_kind kind;
+    enum ts_dtype dtype;   /* TS_DTYPE_COUNT until inferred (node outputs) */
+    int rank;              /* -1 until inferred */
+    struct ts_dim dims[TS_MAX_RANK];
+    const void *data;      /* WEIGHT and CONSTANT: row-major data, possibly unaligned */
+    size_t nbytes;         /* size of data */
+    int producer;          /* NODE: index of the producing node; else -1 */
+    bool removed;          /* retired by a pass (its producer was removed, or nothing uses it) */
+};
+
+struct ts_node {
+    enum ts_op op;
+    const char *name;      /* user-given, or "op#index" in the file's node list */
+    bool named;            /* the name came from the graph file */
+    int ninputs, noutputs;
+    int *inputs;           /* value ids; -1 for an omitted optional input */
+    int *outputs;          /* value ids */
+    struct ts_attr attrs[TS_MAX_ATTRS]; /* in the order of the op's schema */
+};
+
+struct ts_symbol {
+    const char *name;
+    int64_t def;           /* default size from "symbols", or -1 */
+    int64_t size;          /* bound size, or -1 while unbound */
+};
+
+/* Cleanup that the graph runs when freed (the weights file's mapping). */
+struct ts_graph_release {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct ts_graph_release *next;
+};
+
+struct ts_graph {
+    struct ts_arena *arena;     /* owns everything below */
+    const char *path;           /* the graph file, for messages ("" if built in memory) */
+    const char *name;
+    struct ts_value *values;
+    int nvalues, cap_values;
+    struct ts_node *nodes;      /* topologically sorted once verified */
+    int nnodes, cap_nodes;
+    struct ts_symbol *symbols;
+    int nsymbols, cap_symbols;
+    int *inputs, ninputs;       /* value ids of the graph inputs, in file order */
+    int *outputs, noutputs;     /* value ids of the graph outputs, in file order */
+    int *value_index;           /* open-addressing hash of value names → id + 1 */
+    int value_index_cap;
+    bool shaped;                /* symbols bound and every value has a concrete shape */
+    struct ts_graph_release *releases;
+};
+
+struct ts_graph *ts_graph_init(const char *path);
+void ts_graph_free(struct ts_graph *g);
+void ts_graph_on_free(struct ts_graph *g, void (*fn)(void *ctx), void *ctx);
+
+/* Adds a value; TS_ERR_GRAPH if the name is taken (the message names both definitions' kinds). */
+enum ts_status ts_graph_add_value(struct ts_graph *g, const char *name, enum ts_value_kind kind,
+                                  int *id_out, struct ts_diag *d);
+int ts_graph_find_value(const struct ts_graph *g, const char *name); /* id or -1 */
+/* Adds a node; name NULL gives "op#index". Input/output arrays are copied. */
+struct ts_node *ts_graph_add_node(struct ts_graph *g, enum ts_op op, const char *name,
+                                  int ninputs, const int *inputs, int noutputs, const int *outputs);
+int ts_graph_add_symbol(struct ts_graph *g, const char *name, int64_t def); /* id */
+int ts_graph_find_symbol(const struct ts_graph *g, const char *name);      /* id or -1 */
+/* Fills a node's attrs with the defaults of its op's schema (present where a default exists). */
+void ts_node_set_defaults(struct ts_node *n);
+
+/* Helpers for shape rules and reference kernels. */
+struct ts_value *ts_node_in(const struct ts_graph *g, const struct ts_node *n, int i); /* NULL if omitted */
+struct ts_value *ts_node_out(const struct ts_graph *g, const struct ts_node *n, int i);
+const struct ts_attr *ts_node_attr(const struct ts_node *n, const char *name); /* asserts the op has it */
+/* Sets a value's dtype and concrete shape (dims not symbolic). */
+void ts_value_set_shape(struct ts_value *v, enum ts_dtype dtype, int rank, const int64_t *dims);
+/* Concrete dims of a shaped value into out[]; returns rank. */
+int ts_value_dims(const struct ts_value *v, int64_t *out);
+int64_t ts_value_numel(const struct ts_value *v);
+/* Records a TS_ERR_SHAPE (or st) error at "node 'NAME'" in the graph's file. */
+enum ts_status ts_diag_node(struct ts_diag *d, const struct ts_graph *g, const struct ts_node *n,
+                            enum ts_status st, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* "[1, 16, 128]" (bound symbols print as "seq=16", unbound as "seq") into buf. */
+const char *ts_value_shape_str(const struct ts_graph *g, const struct ts_value *v, char *buf, size_t size);
+const char *ts_dims_str(int rank, const int64_t *dims, char *buf, size_t size);
+
+/* ---- verify.c ----------------------------------------------------------- */
+
+/* Structure: arities, attribute presence and types, graph outputs defined, no
+ * cycles; sorts nodes topologically (stable: file order where free). */
+enum ts_status ts_graph_verify(struct ts_graph *g, struct ts_diag *d);
+
+/* ---- print.c ------------------------------------------------------------ */
+
+void ts_graph_print(const struct ts_graph *g, FILE *f);
+
+/* ---- interp.c: the reference interpreter -------------------------------- */
+
+/* Runs a shaped graph. inputs[i] is for graph input i (dtype and shape must
+ * match the bound graph; checked). On success outputs[i] (caller-provided
+ * array of g->noutputs) hold owned tensors; release them with ts_tensor_release. */
+enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *inputs,
+                             struct ts_tensor *outputs, struct ts_diag *d);
+/* Evaluates one node on given input tensors into freshly allocated outputs
+ * (used by constant folding). */
+enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n,
+                              const struct ts_tensor *const *in, struct ts_tensor *out,
+                              struct ts_diag *d);
+
+#endif

@@ -1,0 +1,27 @@
+/* shape_util.c — helpers shared by the shape rules: axis normalization and
+ * numpy broadcasting of concrete shapes. */
+#include "internal.h"
+
+bool ts_axis_normalize(int64_t axis, int rank, int *out) {
+    if (axis < -(int64_t)rank || axis >= rank) return false;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return true;
+}
+
+bool ts_broadcast_shapes(int ra, const int64_t *da, int rb, const int64_t *db, int *rank_out, int64_t *dims_out) {
+    int rank = ra > rb ? ra : rb;
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - ra), ib = i - (rank - rb);
+        int64_t a = ia >= 0 ? da[ia] : 1, b = ib >= 0 ? db[ib] : 1;
+        if (a != b && a != 1 && b != 1) return false;
+        dims_out[i] = a == 1 ? b : a;
+    }
+    *rank_out = rank;
+    return true;
+}
+
+int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, int64_t *out) {
+    const struct ts_value *v = ts_node_in(g, n, i);
+    TS_ASSERT(v);
+    return ts_value_dims(v, out);
+}

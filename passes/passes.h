@@ -1,0 +1,59 @@
+/* passes.h — the one public header of passes/: graph → graph passes and the
+ * pipeline that runs them in order. */
+#ifndef TESSERA_PASSES_H
+#define TESSERA_PASSES_H
+
+#include "ir/ir.h"
+
+/* The passes, in pipeline order. X(id, name, what it does) */
+#define TS_PASS_LIST(X)                                                                 \
+    X(VERIFY, "verify", "check structure and sort nodes topologically")                 \
+    X(SHAPES, "shapes", "bind symbols to sizes and infer every dtype and shape")        \
+    X(FOLD, "fold", "evaluate nodes whose inputs are all constants")                    \
+    X(DCE, "dce", "remove nodes that no graph output depends on")
+
+enum ts_pass_id {
+#define X(id, name, what) TS_PASS_##id,
+    TS_PASS_LIST(X)
+#undef X
+    TS_PASS_COUNT
+};
+
+const char *ts_pass_name(enum ts_pass_id p);
+const char *ts_pass_description(enum ts_pass_id p);
+bool ts_pass_from_name(const char *name, enum ts_pass_id *out);
+
+/* A symbol's size and where it came from ("--bind", "input 'tokens' in x.safetensors"). */
+struct ts_bind {
+    const char *symbol;
+    int64_t size;
+    const char *source;
+};
+
+/* verify.c */
+enum ts_status ts_pass_verify(struct ts_graph *g, struct ts_diag *d);
+/* shapes.c: sizes from binds (which must agree with each other), else the
+ * graph's defaults; then every node's shape rule in topological order. */
+enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, int nbinds,
+                              struct ts_diag *d);
+/* fold.c: nodes whose inputs are all constants (inline or folded) become
+ * constants, when the result is at most TS_FOLD_MAX_BYTES. Weights are not
+ * folded: they stay views of the mapped file. */
+#define TS_FOLD_MAX_BYTES (1u << 20)
+enum ts_status ts_pass_fold(struct ts_graph *g, struct ts_diag *d);
+/* dce.c */
+enum ts_status ts_pass_dce(struct ts_graph *g, struct ts_diag *d);
+
+struct ts_pipeline_opts {
+    const struct ts_bind *binds;
+    int nbinds;
+    unsigned dump_mask;  /* bit (1u << pass): print the graph after that pass */
+    unsigned stop_after; /* run passes up to and including this one (TS_PASS_COUNT: all) */
+    FILE *dump;          /* where dumps go (stdout when NULL) */
+};
+
+/* pipeline.c: the flat list of passes. */
+enum ts_status ts_pipeline_run(struct ts_graph *g, const struct ts_pipeline_opts *o,
+                               struct ts_diag *d);
+
+#endif

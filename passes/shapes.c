@@ -1,0 +1,93 @@
+/* shapes.c — binds every symbol to a size and infers every value's dtype and
+ * concrete shape with the ops' shape rules.
+ *   before: input x: f32[batch, seq]   %y: ?[?] = softmax(x)
+ *   after:  input x: f32[batch=2, seq=16]   %y: f32[2, 16] = softmax(x)
+ * A symbol's size comes from the binds (--bind, or the shapes of run's
+ * inputs), which must agree, else from the graph's default. */
+#include <string.h>
+
+#include "passes/passes.h"
+
+static enum ts_status bind_symbols(struct ts_graph *g, const struct ts_bind *binds, int nbinds, struct ts_diag *d) {
+    const struct ts_bind **chosen = ts_arena_alloc(g->arena, (size_t)(g->nsymbols + 1) * sizeof *chosen);
+    for (int i = 0; i < nbinds; i++) {
+        const struct ts_bind *b = &binds[i];
+        int s = ts_graph_find_symbol(g, b->symbol);
+        if (s < 0) {
+            char names[512] = "";
+            size_t used = 0;
+            for (int k = 0; k < g->nsymbols && used < sizeof names; k++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", g->symbols[k].name);
+            return ts_diag_set(d, TS_ERR_USAGE, g->path, b->source, "the graph has no symbol '%s' (%s%s)", b->symbol,
+                               g->nsymbols ? "its symbols: " : "it has no symbols", names);
+        }
+        if (b->size <= 0)
+            return ts_diag_set(d, TS_ERR_USAGE, g->path, b->source, "symbol '%s' must be a positive size, got %lld",
+                               b->symbol, (long long)b->size);
+        if (chosen[s] && chosen[s]->size != b->size)
+            return ts_diag_set(d, TS_ERR_SHAPE, g->path, "", "symbol '%s' is %lld from %s but %lld from %s", b->symbol,
+                               (long long)chosen[s]->size, chosen[s]->source, (long long)b->size, b->source);
+        if (!chosen[s]) chosen[s] = b;
+    }
+    for (int s = 0; s < g->nsymbols; s++) {
+        struct ts_symbol *sym = &g->symbols[s];
+        if (chosen[s])
+            sym->size = chosen[s]->size;
+        else if (sym->def > 0)
+            sym->size = sym->def;
+        else
+            return ts_diag_set(d, TS_ERR_SHAPE, g->path, "symbols",
+                               "symbol '%s' has no size: give it a default in \"symbols\", or --bind %s=N, or an "
+                               "input that fixes it",
+                               sym->name, sym->name);
+    }
+    return TS_OK;
+}
+
+/* Fills symbolic dims of a value from the bound symbols. */
+static void resolve_dims(struct ts_graph *g, struct ts_value *v) {
+    for (int i = 0; i < v->rank; i++)
+        if (v->dims[i].sym >= 0) v->dims[i].size = g->symbols[v->dims[i].sym].size;
+}
+
+/* The byte size of a value must fit in memory arithmetic; shape rules multiply freely. */
+static enum ts_status check_size(struct ts_graph *g, const struct ts_node *n, const struct ts_value *v,
+                                 struct ts_diag *d) {
+    int64_t numel = 1, bytes;
+    for (int i = 0; i < v->rank; i++) {
+        TS_ASSERT(v->dims[i].size >= 0);
+        if (__builtin_mul_overflow(numel, v->dims[i].size, &numel))
+            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "output '%s' has more elements than 64 bits can count", v->name);
+    }
+    if (__builtin_mul_overflow(numel, (int64_t)ts_dtype_size(v->dtype), &bytes))
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "output '%s' is larger than 2^63 bytes", v->name);
+    return TS_OK;
+}
+
+enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, int nbinds, struct ts_diag *d) {
+    TS_TRY(bind_symbols(g, binds, nbinds, d));
+    for (int i = 0; i < g->nvalues; i++) {
+        struct ts_value *v = &g->values[i];
+        if (v->kind == TS_VALUE_NODE) {
+            v->rank = -1; /* re-inferred below */
+            v->dtype = TS_DTYPE_COUNT;
+        } else {
+            resolve_dims(g, v);
+        }
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        struct ts_node *n = &g->nodes[i];
+        for (int k = 0; k < n->ninputs; k++) {
+            const struct ts_value *in = ts_node_in(g, n, k);
+            TS_ASSERT(!in || in->rank >= 0); /* topological order */
+        }
+        TS_TRY(ts_op_get(n->op)->shape(g, n, d));
+        for (int k = 0; k < n->noutputs; k++) {
+            const struct ts_value *v = ts_node_out(g, n, k);
+            TS_ASSERT(v->rank >= 0 && v->dtype < TS_DTYPE_COUNT); /* the shape rule set it */
+            TS_TRY(check_size(g, n, v, d));
+        }
+    }
+    g->shaped = true;
+    return TS_OK;
+}

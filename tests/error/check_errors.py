@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""check_errors.py — runs every malformed input in tests/error/ and checks the
+one-line error it must produce.
+
+Each case is a file NAME.expect under tests/error/ (any depth), holding:
+    args: run graphs/NAME.json --target ref --fill random   (optional)
+    status: 1                                                (optional, default 1)
+    tessera: error: graphs/NAME.json: node 'add#0': ...      (the expected line)
+Blank lines and lines starting with '#' are ignored. Without "args:", the case
+runs `tessera run <NAME.json beside the .expect> --target ref --fill random`.
+Paths in args are relative to tests/error/ (the command runs there).
+
+A case passes when tessera exits with the status, prints nothing on stdout,
+and prints exactly the expected line (and nothing else) on stderr: no signal,
+no hang (10 s limit), no sanitizer report.
+"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+
+
+def load_case(path, root):
+    args, status, expect = None, 1, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.startswith("args:"):
+                args = shlex.split(line[len("args:"):])
+            elif line.startswith("status:"):
+                status = int(line[len("status:"):])
+            elif expect is None:
+                expect = line
+            else:
+                raise ValueError(f"{path}: more than one expected line")
+    if expect is None:
+        raise ValueError(f"{path}: no expected error line")
+    if args is None:
+        graph = os.path.relpath(path[: -len(".expect")] + ".json", root)
+        args = ["run", graph, "--target", "ref", "--fill", "random"]
+    return args, status, expect
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tessera", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    opt = ap.parse_args()
+    root = os.path.abspath(opt.dir)
+    cases = []
+    for d, _, files in os.walk(root):
+        for name in sorted(files):
+            if name.endswith(".expect"):
+                cases.append(os.path.join(d, name))
+    cases.sort()
+    passed = failed = 0
+    for path in cases:
+        rel = os.path.relpath(path, root)
+        try:
+            args, status, expect = load_case(path, root)
+        except ValueError as e:
+            print(f"FAIL {rel}: {e}")
+            failed += 1
+            continue
+        try:
+            p = subprocess.run([opt.tessera] + args, cwd=root, capture_output=True,
+                               text=True, timeout=10, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            print(f"FAIL {rel}: timed out (hang) running {' '.join(args)}")
+            failed += 1
+            continue
+        problems = []
+        if p.returncode < 0:
+            problems.append(f"killed by signal {-p.returncode}")
+        elif p.returncode != status:
+            problems.append(f"exit status {p.returncode}, want {status}")
+        if p.stdout:
+            problems.append(f"unexpected stdout: {p.stdout[:200]!r}")
+        err = p.stderr.rstrip("\n")
+        if err != expect:
+            problems.append(f"stderr\n    got:  {err[:2000]!r}\n    want: {expect!r}")
+        if problems:
+            failed += 1
+            print(f"FAIL {rel}: tessera {' '.join(args)}: " + "; ".join(problems))
+        else:
+            passed += 1
+            if opt.verbose:
+                print(f"ok   {rel}")
+    if not cases:
+        print("no cases found")
+        failed += 1
+    print(f"error corpus: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

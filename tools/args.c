@@ -1,0 +1,69 @@
+/* args.c — option parsing helpers and error reporting shared by the verbs. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/cli.h"
+
+int ts_cli_exit_status(enum ts_status st) {
+    if (st == TS_OK) return 0;
+    return st == TS_ERR_USAGE ? 2 : 1;
+}
+
+int ts_cli_fail(const struct ts_diag *d) {
+    ts_diag_print(d, stderr);
+    return ts_cli_exit_status(d->status);
+}
+
+int ts_cli_usage_error(const char *verb, const char *opt, const char *fmt, ...) {
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (opt && opt[0])
+        fprintf(stderr, "tessera: error: %s: %s (see tessera %s --help)\n", opt, what, verb);
+    else
+        fprintf(stderr, "tessera: error: %s (see tessera %s --help)\n", what, verb);
+    return 2;
+}
+
+int ts_cli_parse_count(const char *verb, const char *opt, const char *arg, int64_t min, int64_t max, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (!arg[0] || *end || errno || v < min || v > max)
+        return ts_cli_usage_error(verb, opt, "expected an integer from %lld to %lld, got '%s'", (long long)min,
+                                  (long long)max, arg);
+    *out = v;
+    return 0;
+}
+
+int ts_cli_parse_bind(const char *verb, const char *arg, struct ts_cli_binds *b) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return ts_cli_usage_error(verb, "--bind", "expected SYMBOL=SIZE, got '%s'", arg);
+    if (b->n >= (int)(sizeof b->items / sizeof b->items[0]))
+        return ts_cli_usage_error(verb, "--bind", "too many --bind options (at most 64)");
+    int64_t size;
+    int rc = ts_cli_parse_count(verb, "--bind", eq + 1, 1, (int64_t)1 << 40, &size);
+    if (rc) return rc;
+    char symbol[128], source[256];
+    snprintf(symbol, sizeof symbol, "%.*s", (int)(eq - arg) < 127 ? (int)(eq - arg) : 127, arg);
+    snprintf(source, sizeof source, "--bind %.200s", arg);
+    ts_cli_binds_add(b, symbol, size, source);
+    return 0;
+}
+
+bool ts_cli_binds_add(struct ts_cli_binds *b, const char *symbol, int64_t size, const char *source) {
+    if (b->n >= (int)(sizeof b->items / sizeof b->items[0])) return false;
+    int i = b->n++;
+    snprintf(b->symbols[i], sizeof b->symbols[i], "%s", symbol);
+    snprintf(b->sources[i], sizeof b->sources[i], "%s", source);
+    b->items[i] = (struct ts_bind){b->symbols[i], size, b->sources[i]};
+    return true;
+}
+
+bool ts_cli_stderr_is_tty(void) { return isatty(2) == 1; }

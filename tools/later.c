@@ -1,0 +1,31 @@
+/* later.c — the verbs whose stages are not built yet: each says in one line
+ * which issue brings it, and its --help shows the planned usage. */
+#include <string.h>
+
+#include "tools/cli.h"
+
+static const struct {
+    const char *verb, *usage, *when;
+} later_verbs[] = {
+    {"compile", "tessera compile MODEL.json [--target cpu|cuda] [--arch sm_90a] [--bind sym=N]... [--db FILE] [-o OUT]",
+     "it comes with the CPU backend (issue #3)"},
+    {"tune", "tessera tune MODEL.json --target cpu|cuda --db FILE [--trials N] [--budget SECONDS] [--shard i/N]",
+     "it comes with the autotuner (issue #5)"},
+    {"bench", "tessera bench gemm|attention|model ...", "it comes with the benchmark harness (issue #6)"},
+    {"db", "tessera db show|best|merge ...", "it comes with the autotuner (issue #5)"},
+};
+
+int ts_cli_later(const char *verb, int argc, char **argv) {
+    for (size_t i = 0; i < sizeof later_verbs / sizeof later_verbs[0]; i++) {
+        if (strcmp(verb, later_verbs[i].verb) != 0) continue;
+        for (int k = 1; k < argc; k++) {
+            if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+                printf("usage: %s\n\nnot available yet: %s.\n", later_verbs[i].usage, later_verbs[i].when);
+                return 0;
+            }
+        }
+        fprintf(stderr, "tessera: error: %s: not available yet: %s\n", verb, later_verbs[i].when);
+        return 1;
+    }
+    return -1;
+}

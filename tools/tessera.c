@@ -1,0 +1,57 @@
+/* tessera.c — the tessera command: dispatches to the verbs. Results go to
+ * standard output, progress and errors to standard error; errors are one line
+ * "tessera: error: FILE: WHERE: WHAT" with exit status 1 (2 for bad usage). */
+#include <string.h>
+
+#include "build_info.h"
+#include "tools/cli.h"
+
+static const char usage[] =
+    "usage: tessera VERB [options]   (tessera VERB --help for each)\n"
+    "\n"
+    "tessera compiles transformer models (a JSON graph plus safetensors weights)\n"
+    "into fast kernels for NVIDIA GPUs and CPUs, and tunes them.\n"
+    "\n"
+    "verbs:\n"
+    "  run       run a model and summarize (or write) its outputs\n"
+    "  inspect   print the graph IR, after the passes you name\n"
+    "  version   print the version and what this build found\n"
+    "  compile   write a deployable artifact            (not yet: issue #3)\n"
+    "  tune      search kernel schedules on this machine (not yet: issue #5)\n"
+    "  bench     compare with cuBLAS / OpenBLAS / PyTorch (not yet: issue #6)\n"
+    "  db        show, pick and merge tuning records     (not yet: issue #5)\n";
+
+static int print_version(void) {
+    printf("tessera %s\n", TS_VERSION);
+    printf("  build: %s%s%s\n", TS_BUILD_TYPE, TS_BUILD_SANITIZE[0] ? ", sanitizers " : "", TS_BUILD_SANITIZE);
+    if (TS_BUILD_CUDA_TOOLKIT)
+        printf("  CUDA toolkit: %s at %s (GPU backend: not built yet)\n", TS_BUILD_CUDA_VERSION, TS_BUILD_CUDA_ROOT);
+    else
+        printf("  CUDA toolkit: not found (GPU backend unavailable)\n");
+    if (TS_BUILD_LLVM)
+        printf("  LLVM: %s (CPU backend: not built yet)\n", TS_BUILD_LLVM_VERSION);
+    else
+        printf("  LLVM: not found\n");
+    printf("  targets: ref\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) return print_version();
+    if (strcmp(verb, "run") == 0) return ts_cli_run(argc - 1, argv + 1);
+    if (strcmp(verb, "inspect") == 0) return ts_cli_inspect(argc - 1, argv + 1);
+    int rc = ts_cli_later(verb, argc - 1, argv + 1);
+    if (rc >= 0) return rc;
+    fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "
+                    "tessera --help)\n", verb);
+    return 2;
+}
