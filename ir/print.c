@@ -58,7 +58,7 @@ static void print_data(const struct ts_value *v, FILE *f) {
         else
             fprintf(f, "%s%lld", i ? ", " : "", (long long)ts_tensor_get_i64(&t, i));
     }
-    if (t.numel > shown) fprintf(f, ", … (%lld elements)", (long long)t.numel);
+    if (t.numel > shown) fprintf(f, ", ... (%lld elements)", (long long)t.numel);
     if (t.rank > 0) fputc(']', f);
 }
 

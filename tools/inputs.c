@@ -25,7 +25,7 @@ enum ts_status ts_cli_inputs_open(const struct ts_graph *g, const char *path, st
         if (id < 0 || g->values[id].kind != TS_VALUE_INPUT) {
             list_inputs(g, names, sizeof names);
             snprintf(where, sizeof where, "tensor '%s'", st->tensors[i].name);
-            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "is not an input of the graph (its inputs: %s)", names);
+            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "not an input of the graph (its inputs: %s)", names);
         }
     }
     for (int i = 0; i < g->ninputs && rc == TS_OK; i++) {
@@ -38,26 +38,26 @@ enum ts_status ts_cli_inputs_open(const struct ts_graph *g, const char *path, st
         }
         snprintf(where, sizeof where, "tensor '%s'", v->name);
         if (t->dtype != v->dtype) {
-            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "has dtype %s, but the graph's input is %s",
-                             ts_dtype_name(t->dtype), ts_dtype_name(v->dtype));
+            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "dtype is %s, but the graph's input '%s' is %s",
+                             ts_dtype_name(t->dtype), v->name, ts_dtype_name(v->dtype));
             break;
         }
         ts_value_shape_str(g, v, want, sizeof want);
         ts_dims_str(t->rank, t->dims, got, sizeof got);
         if (t->rank != v->rank) {
-            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "has shape %s, but the graph's input is %s", got, want);
+            rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "shape is %s, but the graph's input '%s' is %s", got,
+                             v->name, want);
             break;
         }
         for (int k = 0; k < v->rank && rc == TS_OK; k++) {
             const struct ts_dim *dm = &v->dims[k];
             if (dm->sym < 0 && dm->size != t->dims[k]) {
-                rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "has shape %s, but the graph's input is %s (dim %d)",
-                                 got, want, k);
+                rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "shape is %s, but the graph's input '%s' is %s (dim %d differs)", got, v->name, want, k);
             } else if (dm->sym >= 0) {
                 char source[512];
                 snprintf(source, sizeof source, "input '%s' in %s", v->name, path);
                 if (t->dims[k] < 1)
-                    rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "dim %d (symbol '%s') must be at least 1, got %lld",
+                    rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "dim %d is symbol '%s', which must be at least 1, got %lld",
                                      k, g->symbols[dm->sym].name, (long long)t->dims[k]);
                 else if (!ts_cli_binds_add(binds, g->symbols[dm->sym].name, t->dims[k], source))
                     rc = ts_diag_set(d, TS_ERR_USAGE, path, where, "too many symbol bindings (at most 64)");

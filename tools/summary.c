@@ -63,7 +63,7 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
             if (k) fprintf(f, ", ");
             print_value(o, k, f);
         }
-        fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", …" : "");
+        fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
     }
     if (t->repeat > 1)
         fprintf(f, "time  median %.3f ms  min %.3f ms  max %.3f ms  (%d runs, target %s)\n", t->median_ms, t->min_ms,
