@@ -212,7 +212,13 @@ static enum ts_status parse_weights(struct ts_json_parser *p, const cJSON *w) {
                            : ts_arena_printf(p->g->arena, "%s/%s", p->base_dir, file);
     p->weights = full;
     struct ts_safetensors *st = NULL;
-    TS_TRY(ts_safetensors_open(full, &st, p->d));
+    enum ts_status st_open = ts_safetensors_open(full, &st, p->d);
+    if (st_open == TS_ERR_IO) {
+        /* "cannot open" alone would not say which graph wanted the file. */
+        size_t len = strlen(p->d->what);
+        snprintf(p->d->what + len, sizeof p->d->what - len, " (the weights file of %s)", p->path);
+    }
+    if (st_open != TS_OK) return st_open;
     ts_graph_on_free(p->g, free_safetensors, st);
     for (int i = 0; i < st->ntensors; i++) {
         const struct ts_st_tensor *t = &st->tensors[i];

@@ -22,6 +22,11 @@ bool ts_axis_normalize(int64_t axis, int rank, int *out);
 bool ts_broadcast_shapes(int ra, const int64_t *da, int rb, const int64_t *db, int *rank_out,
                          int64_t *dims_out);
 
+/* Checks that the first count inputs are given (not omitted with ""). The
+ * verifier ensures this for pipelines; shape rules check again so they are
+ * safe to call on their own (the op unit tests do). */
+enum ts_status ts_node_need_inputs(struct ts_graph *g, struct ts_node *n, int count, struct ts_diag *d);
+
 /* Input i of node n as a concrete shape (rank returned, dims into out). */
 int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, int64_t *out);
 

@@ -17,17 +17,6 @@ static bool dtype_is_number(enum ts_dtype t) {
     return ts_dtype_is_float(t) || ts_dtype_is_int(t);
 }
 
-/* Graphs built in memory may leave a required input out (-1): refuse it by
- * name instead of reading through NULL. */
-static enum ts_status need_inputs(struct ts_graph *g, struct ts_node *n, int count,
-                                  struct ts_diag *d) {
-    for (int i = 0; i < count; i++)
-        if (i >= n->ninputs || !ts_node_in(g, n, i))
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input %d is omitted: %s needs it", i,
-                                ts_op_get(n->op)->name);
-    return TS_OK;
-}
-
 /* The first dim pair, from the right, that keeps two shapes from broadcasting
  * (for the message); false if they broadcast. */
 static bool broadcast_conflict(int ra, const int64_t *da, int rb, const int64_t *db, int64_t *x,
@@ -54,7 +43,7 @@ static int64_t offset_of(int rank, const int64_t *index, const int64_t *strides)
 
 enum ts_status ts_shape_binary(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     const char *op = ts_op_get(n->op)->name;
-    TS_TRY(need_inputs(g, n, 2, d));
+    TS_TRY(ts_node_need_inputs(g, n, 2, d));
     const struct ts_value *a = ts_node_in(g, n, 0), *b = ts_node_in(g, n, 1);
     if (a->dtype != b->dtype)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
@@ -74,7 +63,7 @@ enum ts_status ts_shape_binary(struct ts_graph *g, struct ts_node *n, struct ts_
         int64_t x = 0, y = 0;
         broadcast_conflict(ra, da, rb, db, &x, &y);
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' %s and b '%s' %s do not broadcast: dims %lld and %lld differ",
+                            "inputs '%s' %s and '%s' %s do not broadcast: dims %lld and %lld differ",
                             a->name, ts_value_shape_str(g, a, sa, sizeof sa), b->name,
                             ts_value_shape_str(g, b, sb, sizeof sb), (long long)x, (long long)y);
     }
@@ -155,7 +144,7 @@ static bool unary_takes_int(enum ts_op op) {
 
 enum ts_status ts_shape_unary(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     const char *op = ts_op_get(n->op)->name;
-    TS_TRY(need_inputs(g, n, 1, d));
+    TS_TRY(ts_node_need_inputs(g, n, 1, d));
     const struct ts_value *x = ts_node_in(g, n, 0);
     bool ints = unary_takes_int(n->op);
     if (ints ? !dtype_is_number(x->dtype) : !ts_dtype_is_float(x->dtype))
@@ -236,7 +225,7 @@ enum ts_status ts_ref_unary(const struct ts_graph *g, const struct ts_node *n,
 /* ---- cast --------------------------------------------------------------- */
 
 enum ts_status ts_shape_cast(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
-    TS_TRY(need_inputs(g, n, 1, d));
+    TS_TRY(ts_node_need_inputs(g, n, 1, d));
     const struct ts_value *x = ts_node_in(g, n, 0);
     const struct ts_attr *to = ts_node_attr(n, "to");
     if (!to->present)
@@ -294,9 +283,8 @@ enum ts_status ts_ref_cast(const struct ts_graph *g, const struct ts_node *n,
 /* ---- where -------------------------------------------------------------- */
 
 enum ts_status ts_shape_where(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
-    TS_TRY(need_inputs(g, n, 3, d));
+    TS_TRY(ts_node_need_inputs(g, n, 3, d));
     const struct ts_value *v[3] = {ts_node_in(g, n, 0), ts_node_in(g, n, 1), ts_node_in(g, n, 2)};
-    const char *role[3] = {"cond", "a", "b"};
     if (v[0]->dtype != TS_BOOL)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE, "cond '%s' has dtype %s: where takes a bool condition",
                             v[0]->name, ts_dtype_name(v[0]->dtype));
@@ -320,10 +308,9 @@ enum ts_status ts_shape_where(struct ts_graph *g, struct ts_node *n, struct ts_d
                 if (!broadcast_conflict(rank[i], dims[i], rank[j], dims[j], &x, &y)) continue;
                 char si[256], sj[256];
                 return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                    "inputs %s '%s' %s and %s '%s' %s do not broadcast: dims %lld and "
-                                    "%lld differ",
-                                    role[i], v[i]->name, ts_value_shape_str(g, v[i], si, sizeof si),
-                                    role[j], v[j]->name, ts_value_shape_str(g, v[j], sj, sizeof sj),
+                                    "inputs '%s' %s and '%s' %s do not broadcast: dims %lld and %lld differ",
+                                    v[i]->name, ts_value_shape_str(g, v[i], si, sizeof si), v[j]->name,
+                                    ts_value_shape_str(g, v[j], sj, sizeof sj),
                                     (long long)x, (long long)y);
             }
         }

@@ -6,19 +6,8 @@
 
 #include "internal.h"
 
-/* Graphs built in memory may leave a required input out (-1): refuse it by
- * name instead of reading through NULL. */
-static enum ts_status need_inputs(struct ts_graph *g, struct ts_node *n, int count,
-                                  struct ts_diag *d) {
-    for (int i = 0; i < count; i++)
-        if (i >= n->ninputs || !ts_node_in(g, n, i))
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input %d is omitted: %s needs it", i,
-                                ts_op_get(n->op)->name);
-    return TS_OK;
-}
-
 enum ts_status ts_shape_matmul(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
-    TS_TRY(need_inputs(g, n, 2, d));
+    TS_TRY(ts_node_need_inputs(g, n, 2, d));
     const struct ts_value *a = ts_node_in(g, n, 0), *b = ts_node_in(g, n, 1);
     char sa[256], sb[256];
     ts_value_shape_str(g, a, sa, sizeof sa);
@@ -63,7 +52,7 @@ enum ts_status ts_shape_matmul(struct ts_graph *g, struct ts_node *n, struct ts_
             if (x != y && x != 1 && y != 1) break;
         }
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "batch dims of inputs a '%s' %s and b '%s' %s do not broadcast: dims "
+                            "batch dims of inputs '%s' %s and '%s' %s do not broadcast: dims "
                             "%lld and %lld differ",
                             a->name, sa, b->name, sb, (long long)x, (long long)y);
     }

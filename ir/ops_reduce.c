@@ -7,20 +7,9 @@
 
 #include "internal.h"
 
-/* Graphs built in memory may leave a required input out (-1): refuse it by
- * name instead of reading through NULL. */
-static enum ts_status need_inputs(struct ts_graph *g, struct ts_node *n, int count,
-                                  struct ts_diag *d) {
-    for (int i = 0; i < count; i++)
-        if (i >= n->ninputs || !ts_node_in(g, n, i))
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input %d is omitted: %s needs it", i,
-                                ts_op_get(n->op)->name);
-    return TS_OK;
-}
-
 /* All of these ops take one float input x and refuse the rest. */
 static enum ts_status need_float_x(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
-    TS_TRY(need_inputs(g, n, 1, d));
+    TS_TRY(ts_node_need_inputs(g, n, 1, d));
     const struct ts_value *x = ts_node_in(g, n, 0);
     if (!ts_dtype_is_float(x->dtype))
         return ts_diag_node(d, g, n, TS_ERR_SHAPE, "input '%s' has dtype %s: %s takes f32, f16 or bf16",

@@ -25,3 +25,10 @@ int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, in
     TS_ASSERT(v);
     return ts_value_dims(v, out);
 }
+
+enum ts_status ts_node_need_inputs(struct ts_graph *g, struct ts_node *n, int count, struct ts_diag *d) {
+    for (int i = 0; i < count; i++)
+        if (i >= n->ninputs || !ts_node_in(g, n, i))
+            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input %d is omitted: %s needs it", i, ts_op_get(n->op)->name);
+    return TS_OK;
+}

@@ -15,13 +15,17 @@ enum ts_status ts_tensor_set_shape(struct ts_tensor *t, enum ts_dtype dtype, int
     t->dtype = dtype;
     t->rank = rank;
     int64_t n = 1;
+    bool empty = false; /* a zero dim makes the tensor empty, however large the others */
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return ts_diag_set(d, TS_ERR_SHAPE, "", what, "negative dim %lld", (long long)dims[i]);
         t->dims[i] = dims[i];
+        empty |= dims[i] == 0;
+    }
+    for (int i = 0; i < rank && !empty; i++)
         if (__builtin_mul_overflow(n, dims[i], &n))
             return ts_diag_set(d, TS_ERR_NOMEM, "", what, "element count overflows 64 bits");
-    }
+    if (empty) n = 0;
     size_t bytes;
     if (__builtin_mul_overflow((size_t)n, ts_dtype_size(dtype), &bytes) || bytes > (size_t)INT64_MAX)
         return ts_diag_set(d, TS_ERR_NOMEM, "", what, "byte size of %lld elements overflows", (long long)n);

@@ -54,6 +54,8 @@ static void resolve_dims(struct ts_graph *g, struct ts_value *v) {
 static enum ts_status check_size(struct ts_graph *g, const struct ts_node *n, const struct ts_value *v,
                                  struct ts_diag *d) {
     int64_t numel = 1, bytes;
+    for (int i = 0; i < v->rank; i++)
+        if (v->dims[i].size == 0) return TS_OK; /* empty, however large the other dims */
     for (int i = 0; i < v->rank; i++) {
         TS_ASSERT(v->dims[i].size >= 0);
         if (__builtin_mul_overflow(numel, v->dims[i].size, &numel))

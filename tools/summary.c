@@ -54,6 +54,11 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
         const struct ts_tensor *o = &outs[i];
         char shape[256];
         struct stats s = compute_stats(o);
+        if (o->numel == 0) {
+            fprintf(f, "%-*s  %s%s  (empty)\n", (int)width, g->values[g->outputs[i]].name, ts_dtype_name(o->dtype),
+                    ts_dims_str(o->rank, o->dims, shape, sizeof shape));
+            continue;
+        }
         fprintf(f, "%-*s  %s%s  min %.6g  max %.6g  mean %.6g  std %.6g", (int)width, g->values[g->outputs[i]].name,
                 ts_dtype_name(o->dtype), ts_dims_str(o->rank, o->dims, shape, sizeof shape), s.min, s.max, s.mean,
                 s.std);

@@ -163,7 +163,8 @@ INPUTS = [
 
 # Cases that need no generated file: (dir, name, path given, WHERE, WHAT).
 NO_FILE = [
-    ("weights", "missing_file", "weights/no_such_file.safetensors", "", "cannot open: No such file or directory"),
+    ("weights", "missing_file", "weights/no_such_file.safetensors", "",
+     "cannot open: No such file or directory (the weights file of weights/missing_file.json)"),
     ("inputs", "missing_file", "inputs/no_such_file.safetensors", "", "cannot open: No such file or directory"),
     ("inputs", "is_directory", "inputs", "", "is a directory, not a safetensors file"),
 ]

@@ -74,6 +74,13 @@ static void test_tensor(void) {
     CHECK_STR(d.where, "big");
     CHECK_CONTAINS(d.what, "overflows");
 
+    /* A zero dim makes a tensor empty even when the other dims overflow together. */
+    int64_t empty_dims[4] = {1LL << 40, 1LL << 40, 1LL << 40, 0};
+    ts_diag_clear(&d);
+    CHECK(ts_tensor_alloc(&t, TS_F32, 4, empty_dims, "empty", &d) == TS_OK);
+    CHECK(t.numel == 0 && t.nbytes == 0);
+    ts_tensor_release(&t);
+
     int64_t out[3] = {4, 2, 3}, in[2] = {1, 3}, st[3];
     ts_broadcast_strides(2, in, 3, out, st);
     CHECK(st[0] == 0 && st[1] == 0 && st[2] == 1);

@@ -284,10 +284,10 @@ static void test_binary(void) {
     EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' and b 'b' have dtype i32: pow takes f32, f16 or bf16");
     tc_case(&t, TS_OP_MUL, 2, INS(
         {"a", TS_F32, 2, {2, 3}, F(0)}, {"b", TS_F32, 1, {4}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' [2, 3] and b 'b' [4] do not broadcast: dims 3 and 4 differ");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' [2, 3] and 'b' [4] do not broadcast: dims 3 and 4 differ");
     tc_case(&t, TS_OP_ADD, 2, INS(
         {"a", TS_F32, 3, {5, 2, 1}, F(0)}, {"b", TS_F32, 2, {3, 7}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' [5, 2, 1] and b 'b' [3, 7] do not broadcast: dims 2 and 3 differ");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' [5, 2, 1] and 'b' [3, 7] do not broadcast: dims 2 and 3 differ");
     tc_case(&t, TS_OP_ADD, 2, INS({"a", TS_F32, 1, {3}, F(0)}, {NULL, TS_F32, 0, {0}, NULL}));
     EXPECT_ERR(&t, TS_ERR_GRAPH, "input 1 is omitted: add needs it");
     tc_free(&t);
@@ -423,10 +423,10 @@ static void test_where(void) {
                "implicit promotion)");
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_BOOL, 1, {2}, F(0)}, {"a", TS_F32, 1, {3}, F(0)}, {"b", TS_F32, 1, {1}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs cond 'c' [2] and a 'a' [3] do not broadcast: dims 2 and 3 differ");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'c' [2] and 'a' [3] do not broadcast: dims 2 and 3 differ");
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_BOOL, 1, {1}, F(0)}, {"a", TS_F32, 1, {2}, F(0)}, {"b", TS_F32, 2, {4, 3}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' [2] and b 'b' [4, 3] do not broadcast: dims 2 and 3 differ");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' [2] and 'b' [4, 3] do not broadcast: dims 2 and 3 differ");
     tc_free(&t);
 }
 
@@ -547,7 +547,7 @@ static void test_matmul(void) {
     tc_case(&t, TS_OP_MATMUL, 2, INS(
         {"a", TS_F32, 3, {2, 2, 3}, F(0)}, {"b", TS_F32, 3, {3, 3, 4}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "batch dims of inputs a 'a' [2, 2, 3] and b 'b' [3, 3, 4] do not broadcast: dims 2 and 3 differ");
+               "batch dims of inputs 'a' [2, 2, 3] and 'b' [3, 3, 4] do not broadcast: dims 2 and 3 differ");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_BOOL, 2, {2, 2}, F(0)}, {"b", TS_BOOL, 2, {2, 2}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' and b 'b' have dtype bool: matmul takes f32, f16, bf16, i32 or i64");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 2, {2, 2}, F(0)}, {"b", TS_BF16, 2, {2, 2}, F(0)}));
