@@ -110,7 +110,9 @@ void ts_graph_print(const struct ts_graph *g, FILE *f) {
             any = true;
         }
         if (any) fputc('}', f);
-        fprintf(f, "  # %s\n", n->name);
+        /* The node's name adds nothing when it is its (first) output's name. */
+        if (strcmp(n->name, g->values[n->outputs[0]].name) != 0) fprintf(f, "  # %s", n->name);
+        fputc('\n', f);
     }
     fprintf(f, "  outputs:");
     for (int i = 0; i < g->noutputs; i++) fprintf(f, " %s", g->values[g->outputs[i]].name);
