@@ -179,7 +179,7 @@ static enum ts_status parse_inputs(struct ts_json_parser *p, const cJSON *inputs
         TS_TRY(ts_json_check_keys(p, in, keys, where, "field"));
         for (int k = 0; keys[k]; k++)
             if (!field(in, keys[k])) return missing(p, where, keys[k]);
-        const char *name;
+        const char *name = NULL;
         snprintf(w, sizeof w, "%s.name", where);
         TS_TRY(ts_json_get_name(p, field(in, "name"), w, "the name", &name));
         int id;
@@ -278,7 +278,7 @@ static enum ts_status parse_constant(struct ts_json_parser *p, const cJSON *c, c
     TS_TRY(ts_json_check_keys(p, c, keys, where, "field"));
     for (int k = 0; keys[k]; k++)
         if (!field(c, keys[k])) return missing(p, where, keys[k]);
-    const char *name;
+    const char *name = NULL;
     snprintf(w, sizeof w, "%s.name", where);
     TS_TRY(ts_json_get_name(p, field(c, "name"), w, "the name", &name));
     int id;
@@ -376,7 +376,7 @@ static enum ts_status parse_graph(struct ts_json_parser *p, const cJSON *root) {
 
     const cJSON *name = field(root, "name");
     if (name) {
-        const char *s;
+        const char *s = NULL;
         TS_TRY(ts_json_get_name(p, name, "name", "the graph name", &s));
         p->g->name = ts_arena_strdup(p->g->arena, s);
     } else {

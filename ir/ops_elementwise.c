@@ -47,12 +47,12 @@ enum ts_status ts_shape_binary(struct ts_graph *g, struct ts_node *n, struct ts_
     const struct ts_value *a = ts_node_in(g, n, 0), *b = ts_node_in(g, n, 1);
     if (a->dtype != b->dtype)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' (%s) and b '%s' (%s) differ in dtype: %s takes one "
+                            "inputs '%s' (%s) and '%s' (%s) differ in dtype: %s takes one "
                             "dtype for both (no implicit promotion)",
                             a->name, ts_dtype_name(a->dtype), b->name, ts_dtype_name(b->dtype), op);
     bool float_only = n->op == TS_OP_POW;
     if (float_only ? !ts_dtype_is_float(a->dtype) : !dtype_is_number(a->dtype))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "inputs a '%s' and b '%s' have dtype %s: %s takes %s",
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "inputs '%s' and '%s' have dtype %s: %s takes %s",
                             a->name, b->name, ts_dtype_name(a->dtype), op,
                             float_only ? FLOATS : NUMBERS);
 
@@ -122,7 +122,7 @@ enum ts_status ts_ref_binary(const struct ts_graph *g, const struct ts_node *n,
                 char where[256];
                 return ts_diag_node(d, g, n, TS_ERR_RUNTIME,
                                     "division by zero at element %lld (index %s) of the output: "
-                                    "input b '%s' is 0 there",
+                                    "the divisor '%s' is 0 there",
                                     (long long)i, ts_dims_str(o->rank, index, where, sizeof where),
                                     ts_node_in(g, n, 1)->name);
             }
@@ -290,7 +290,7 @@ enum ts_status ts_shape_where(struct ts_graph *g, struct ts_node *n, struct ts_d
                             v[0]->name, ts_dtype_name(v[0]->dtype));
     if (v[1]->dtype != v[2]->dtype)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' (%s) and b '%s' (%s) differ in dtype: where takes one "
+                            "inputs '%s' (%s) and '%s' (%s) differ in dtype: where takes one "
                             "dtype for both (no implicit promotion)",
                             v[1]->name, ts_dtype_name(v[1]->dtype), v[2]->name,
                             ts_dtype_name(v[2]->dtype));

@@ -14,12 +14,12 @@ enum ts_status ts_shape_matmul(struct ts_graph *g, struct ts_node *n, struct ts_
     ts_value_shape_str(g, b, sb, sizeof sb);
     if (a->dtype != b->dtype)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' (%s) and b '%s' (%s) differ in dtype: matmul takes one "
+                            "inputs '%s' (%s) and '%s' (%s) differ in dtype: matmul takes one "
                             "dtype for both (no implicit promotion)",
                             a->name, ts_dtype_name(a->dtype), b->name, ts_dtype_name(b->dtype));
     if (!ts_dtype_is_float(a->dtype) && !ts_dtype_is_int(a->dtype))
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' and b '%s' have dtype %s: matmul takes f32, f16, bf16, "
+                            "inputs '%s' and '%s' have dtype %s: matmul takes f32, f16, bf16, "
                             "i32 or i64",
                             a->name, b->name, ts_dtype_name(a->dtype));
 
@@ -27,11 +27,11 @@ enum ts_status ts_shape_matmul(struct ts_graph *g, struct ts_node *n, struct ts_
     int ra = ts_value_dims(a, da), rb = ts_value_dims(b, db), rout;
     if (ra < 2)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input a '%s' %s has rank %d: matmul takes operands of rank 2 or more",
+                            "input '%s' %s has rank %d: matmul takes operands of rank 2 or more",
                             a->name, sa, ra);
     if (rb < 2)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input b '%s' %s has rank %d: matmul takes operands of rank 2 or more",
+                            "input '%s' %s has rank %d: matmul takes operands of rank 2 or more",
                             b->name, sb, rb);
 
     bool ta = ts_node_attr(n, "transpose_a")->i != 0, tb = ts_node_attr(n, "transpose_b")->i != 0;
@@ -39,9 +39,9 @@ enum ts_status ts_shape_matmul(struct ts_graph *g, struct ts_node *n, struct ts_
     int64_t kb = tb ? db[rb - 1] : db[rb - 2], nn = tb ? db[rb - 2] : db[rb - 1];
     if (ka != kb)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "inputs a '%s' %s and b '%s' %s do not contract: K is %lld in a and "
-                            "%lld in b (transpose_a %s, transpose_b %s)",
-                            a->name, sa, b->name, sb, (long long)ka, (long long)kb,
+                            "inputs '%s' %s and '%s' %s do not contract: K is %lld in '%s' and "
+                            "%lld in '%s' (transpose_a %s, transpose_b %s)",
+                            a->name, sa, b->name, sb, (long long)ka, a->name, (long long)kb, b->name,
                             ta ? "true" : "false", tb ? "true" : "false");
 
     if (!ts_broadcast_shapes(ra - 2, da, rb - 2, db, &rout, dout)) {

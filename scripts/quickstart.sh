@@ -10,7 +10,7 @@ case "${1:-}" in
         cat <<'USAGE'
 usage: scripts/quickstart.sh
 
-Runs scripts/setup.sh, configures and builds build/ (Release, Ninja), then
+Runs scripts/setup.sh, configures and builds build/ (RelWithDebInfo, Ninja), then
   build/tessera run examples/gpt/graph.json --target ref --fill random --seed 1
 TESSERA_BUILD_DIR names another build folder (default build).
 USAGE
@@ -33,7 +33,7 @@ if [[ -f "$build/CMakeCache.txt" ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninj
     rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles" # made with another generator
 fi
 # Plain options spelled out: scripts/test.sh builds the same folder with -Werror.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_PYTHON="$python" \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_PYTHON="$python" \
     -DPython3_EXECUTABLE="$python" -DTESSERA_WERROR=OFF -DTESSERA_SANITIZE= -DTESSERA_FUZZ=OFF
 ninja -C "$build" -j"$(nproc)"
 

@@ -47,7 +47,7 @@ int ts_cli_parse_bind(const char *verb, const char *arg, struct ts_cli_binds *b)
         return ts_cli_usage_error(verb, "--bind", "expected SYMBOL=SIZE, got '%s'", arg);
     if (b->n >= (int)(sizeof b->items / sizeof b->items[0]))
         return ts_cli_usage_error(verb, "--bind", "too many --bind options (at most 64)");
-    int64_t size;
+    int64_t size = 0;
     int rc = ts_cli_parse_count(verb, "--bind", eq + 1, 1, (int64_t)1 << 40, &size);
     if (rc) return rc;
     char symbol[128], source[256];

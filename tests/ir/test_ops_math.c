@@ -233,7 +233,7 @@ static void test_binary(void) {
     tc_case(&t, TS_OP_DIV, 2, INS(
         {"num", TS_I32, 2, {2, 2}, I(1, 2, 3, 4)}, {"den", TS_I32, 1, {2}, I(1, 0)}));
     EXPECT_ERR(&t, TS_ERR_RUNTIME,
-               "division by zero at element 1 (index [0, 1]) of the output: input b 'den' is 0 there");
+               "division by zero at element 1 (index [0, 1]) of the output: the divisor 'den' is 0 there");
 
     /* add, sub and mul wrap in two's complement */
     tc_case(&t, TS_OP_ADD, 2, INS(
@@ -274,14 +274,14 @@ static void test_binary(void) {
     tc_case(&t, TS_OP_ADD, 2, INS(
         {"a", TS_F32, 1, {3}, F(0)}, {"b", TS_F16, 1, {3}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "inputs a 'a' (f32) and b 'b' (f16) differ in dtype: add takes one dtype for both (no "
+               "inputs 'a' (f32) and 'b' (f16) differ in dtype: add takes one dtype for both (no "
                "implicit promotion)");
     tc_case(&t, TS_OP_ADD, 2, INS(
         {"p", TS_BOOL, 1, {3}, F(0)}, {"q", TS_BOOL, 1, {3}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'p' and b 'q' have dtype bool: add takes f32, f16, bf16, i32 or i64");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'p' and 'q' have dtype bool: add takes f32, f16, bf16, i32 or i64");
     tc_case(&t, TS_OP_POW, 2, INS(
         {"a", TS_I32, 1, {3}, F(0)}, {"b", TS_I32, 1, {3}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' and b 'b' have dtype i32: pow takes f32, f16 or bf16");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' and 'b' have dtype i32: pow takes f32, f16 or bf16");
     tc_case(&t, TS_OP_MUL, 2, INS(
         {"a", TS_F32, 2, {2, 3}, F(0)}, {"b", TS_F32, 1, {4}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' [2, 3] and 'b' [4] do not broadcast: dims 3 and 4 differ");
@@ -419,7 +419,7 @@ static void test_where(void) {
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_BOOL, 1, {2}, F(0)}, {"a", TS_F32, 1, {2}, F(0)}, {"b", TS_I32, 1, {2}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "inputs a 'a' (f32) and b 'b' (i32) differ in dtype: where takes one dtype for both (no "
+               "inputs 'a' (f32) and 'b' (i32) differ in dtype: where takes one dtype for both (no "
                "implicit promotion)");
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_BOOL, 1, {2}, F(0)}, {"a", TS_F32, 1, {3}, F(0)}, {"b", TS_F32, 1, {1}, F(0)}));
@@ -531,28 +531,28 @@ static void test_matmul(void) {
 
     /* errors */
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 1, {3}, F(0)}, {"b", TS_F32, 2, {3, 2}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "input a 'a' [3] has rank 1: matmul takes operands of rank 2 or more");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "input 'a' [3] has rank 1: matmul takes operands of rank 2 or more");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 2, {3, 2}, F(0)}, {"w", TS_F32, 0, {0}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "input b 'w' [] has rank 0: matmul takes operands of rank 2 or more");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "input 'w' [] has rank 0: matmul takes operands of rank 2 or more");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 2, {2, 3}, F(0)}, {"b", TS_F32, 2, {4, 5}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "inputs a 'a' [2, 3] and b 'b' [4, 5] do not contract: K is 3 in a and 4 in b (transpose_a "
+               "inputs 'a' [2, 3] and 'b' [4, 5] do not contract: K is 3 in 'a' and 4 in 'b' (transpose_a "
                "false, transpose_b false)");
     tc_init(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 2, {2, 3}, F(0)}, {"b", TS_F32, 2, {3, 4}, F(0)}));
     set_i(&t, "transpose_a", 1);
     tc_run(&t);
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "inputs a 'a' [2, 3] and b 'b' [3, 4] do not contract: K is 2 in a and 3 in b (transpose_a "
+               "inputs 'a' [2, 3] and 'b' [3, 4] do not contract: K is 2 in 'a' and 3 in 'b' (transpose_a "
                "true, transpose_b false)");
     tc_case(&t, TS_OP_MATMUL, 2, INS(
         {"a", TS_F32, 3, {2, 2, 3}, F(0)}, {"b", TS_F32, 3, {3, 3, 4}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
                "batch dims of inputs 'a' [2, 2, 3] and 'b' [3, 3, 4] do not broadcast: dims 2 and 3 differ");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_BOOL, 2, {2, 2}, F(0)}, {"b", TS_BOOL, 2, {2, 2}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs a 'a' and b 'b' have dtype bool: matmul takes f32, f16, bf16, i32 or i64");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "inputs 'a' and 'b' have dtype bool: matmul takes f32, f16, bf16, i32 or i64");
     tc_case(&t, TS_OP_MATMUL, 2, INS({"a", TS_F32, 2, {2, 2}, F(0)}, {"b", TS_BF16, 2, {2, 2}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "inputs a 'a' (f32) and b 'b' (bf16) differ in dtype: matmul takes one dtype for both (no "
+               "inputs 'a' (f32) and 'b' (bf16) differ in dtype: matmul takes one dtype for both (no "
                "implicit promotion)");
     tc_free(&t);
 }
