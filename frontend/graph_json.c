@@ -87,6 +87,9 @@ static enum ts_status get_shape(struct ts_json_parser *p, const cJSON *item, con
                                    "a symbol name must be non-empty and free of control characters, got %s",
                                    ts_json_describe(e, got, sizeof got));
             int sym = ts_graph_find_symbol(p->g, e->valuestring);
+            if (sym < 0 && p->g->nsymbols >= TS_JSON_MAX_SYMBOLS)
+                return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, w, "a graph may name at most %d symbols",
+                                   TS_JSON_MAX_SYMBOLS);
             if (sym < 0) sym = ts_graph_add_symbol(p->g, e->valuestring, -1);
             v->dims[i] = (struct ts_dim){.size = -1, .sym = sym};
         } else if (ts_json_int(e, &x) && x >= 0) {
@@ -148,6 +151,9 @@ static enum ts_status parse_symbols(struct ts_json_parser *p, const cJSON *syms)
             return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "symbols",
                                "a symbol name must be non-empty and free of control characters, got \"%s\"",
                                ts_json_clip(s->string, got, sizeof got));
+        if (p->g->nsymbols >= TS_JSON_MAX_SYMBOLS)
+            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, "symbols", "a graph may name at most %d symbols",
+                               TS_JSON_MAX_SYMBOLS);
         if (ts_graph_find_symbol(p->g, s->string) >= 0)
             return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "symbols", "symbol '%s' is given twice", s->string);
         int64_t def;
@@ -289,14 +295,12 @@ static enum ts_status parse_constant(struct ts_json_parser *p, const cJSON *c, c
     snprintf(w, sizeof w, "%s.shape", where);
     TS_TRY(get_shape(p, field(c, "shape"), w, false, v));
 
-    /* The running product must fit, as ts_tensor_set_shape requires, even
-     * where a later 0 makes the count 0. */
-    int64_t dims[TS_MAX_RANK], numel = 1;
-    for (int k = 0; k < v->rank; k++) {
-        dims[k] = v->dims[k].size;
-        if (__builtin_mul_overflow(numel, dims[k], &numel))
-            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, w, "the product of the dims overflows 64 bits");
-    }
+    /* The size rule of every shape (ts_dims_fit), checked before data is read. */
+    int64_t dims[TS_MAX_RANK], numel;
+    for (int k = 0; k < v->rank; k++) dims[k] = v->dims[k].size;
+    if (!ts_dims_fit(v->rank, dims, ts_dtype_size(v->dtype), &numel))
+        return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, w, "the size of %s %s in bytes overflows 64 bits",
+                           ts_dtype_name(v->dtype), ts_dims_str(v->rank, dims, got, sizeof got));
     const cJSON *data = field(c, "data");
     snprintf(w, sizeof w, "%s.data", where);
     if (!cJSON_IsArray(data))

@@ -8,6 +8,9 @@
 
 #include "ir/ir.h"
 
+/* Symbols are looked up by name in a short list; real models name a handful. */
+#define TS_JSON_MAX_SYMBOLS 256
+
 /* Integers travel through JSON as doubles: beyond 2^53 they are no longer
  * exact, so the parser refuses them rather than silently rounding. */
 #define TS_JSON_MAX_INT 9007199254740992.0 /* 2^53 */

@@ -197,10 +197,10 @@ int ts_value_dims(const struct ts_value *v, int64_t *out) {
 }
 
 int64_t ts_value_numel(const struct ts_value *v) {
-    for (int i = 0; i < v->rank; i++)
-        if (v->dims[i].size == 0) return 0; /* before multiplying: the other dims may overflow */
-    int64_t n = 1;
-    for (int i = 0; i < v->rank; i++) n *= v->dims[i].size; /* checked by the shapes pass */
+    int64_t dims[TS_MAX_RANK], n;
+    int rank = ts_value_dims(v, dims);
+    bool fits = ts_dims_fit(rank, dims, 1, &n);
+    TS_ASSERT(fits); /* the shapes pass refuses values that do not */
     return n;
 }
 

@@ -10,23 +10,21 @@
 enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n, const struct ts_tensor *const *in,
                               struct ts_tensor *out, struct ts_diag *d) {
     const struct ts_op_info *info = ts_op_get(n->op);
-    struct ts_tensor *outp[64];
-    if (n->noutputs > 64)
-        return ts_diag_node(d, g, n, TS_ERR_UNSUPPORTED, "more than 64 outputs are not supported");
-    for (int k = 0; k < n->noutputs; k++) {
-        const struct ts_value *v = &g->values[n->outputs[k]];
+    struct ts_tensor **outp = calloc((size_t)n->noutputs + 1, sizeof *outp);
+    if (!outp) return ts_diag_node(d, g, n, TS_ERR_NOMEM, "out of memory");
+    enum ts_status st = TS_OK;
+    int made = 0;
+    for (; made < n->noutputs && st == TS_OK; made++) {
+        const struct ts_value *v = &g->values[n->outputs[made]];
         int64_t dims[TS_MAX_RANK];
         int rank = ts_value_dims(v, dims);
-        enum ts_status st = ts_tensor_alloc(&out[k], v->dtype, rank, dims, v->name, d);
-        if (st != TS_OK) {
-            for (int j = 0; j < k; j++) ts_tensor_release(&out[j]);
-            return st;
-        }
-        outp[k] = &out[k];
+        st = ts_tensor_alloc(&out[made], v->dtype, rank, dims, v->name, d);
+        outp[made] = &out[made];
     }
-    enum ts_status st = info->ref(g, n, in, outp, d);
+    if (st == TS_OK) st = info->ref(g, n, in, outp, d);
     if (st != TS_OK)
-        for (int k = 0; k < n->noutputs; k++) ts_tensor_release(&out[k]);
+        for (int k = 0; k < made; k++) ts_tensor_release(&out[k]);
+    free(outp);
     return st;
 }
 
@@ -54,11 +52,14 @@ enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *i
     enum ts_status st = TS_OK;
     struct ts_tensor *vals = calloc((size_t)g->nvalues + 1, sizeof *vals);
     int *uses = calloc((size_t)g->nvalues + 1, sizeof *uses);
-    int max_in = 1;
-    for (int i = 0; i < g->nnodes; i++)
+    int max_in = 1, max_out = 1;
+    for (int i = 0; i < g->nnodes; i++) {
         if (g->nodes[i].ninputs > max_in) max_in = g->nodes[i].ninputs;
+        if (g->nodes[i].noutputs > max_out) max_out = g->nodes[i].noutputs;
+    }
     const struct ts_tensor **in = calloc((size_t)max_in, sizeof *in);
-    if (!vals || !uses || !in) {
+    struct ts_tensor *outs = calloc((size_t)max_out, sizeof *outs);
+    if (!vals || !uses || !in || !outs) {
         st = ts_diag_set(d, TS_ERR_NOMEM, g->path, "", "out of memory starting the interpreter");
         goto done;
     }
@@ -85,7 +86,6 @@ enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *i
     for (int i = 0; i < g->nnodes; i++) {
         const struct ts_node *n = &g->nodes[i];
         for (int k = 0; k < n->ninputs; k++) in[k] = n->inputs[k] >= 0 ? &vals[n->inputs[k]] : NULL;
-        struct ts_tensor outs[64];
         if ((st = ts_interp_node(g, n, in, outs, d)) != TS_OK) goto done;
         for (int k = 0; k < n->noutputs; k++) vals[n->outputs[k]] = outs[k];
         for (int k = 0; k < n->ninputs; k++) {
@@ -109,5 +109,6 @@ done:
     free(vals);
     free(uses);
     free(in);
+    free(outs);
     return st;
 }

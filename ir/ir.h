@@ -122,7 +122,13 @@ struct ts_tensor {
     bool owns_data;  /* ts_tensor_release frees data */
 };
 
-/* Computes numel and nbytes with overflow checks; 'what' names the tensor in the error. */
+/* The size rule every shape obeys: the product of its non-zero dims, times the
+ * element size, fits in int64. (Counting only non-zero dims matters: an empty
+ * [0, 2^53, 2^53] would still overflow its strides.) numel_out gets the real
+ * element count (0 when a dim is 0). */
+bool ts_dims_fit(int rank, const int64_t *dims, size_t elem_size, int64_t *numel_out);
+
+/* Computes numel and nbytes under ts_dims_fit; 'what' names the tensor in the error. */
 enum ts_status ts_tensor_set_shape(struct ts_tensor *t, enum ts_dtype dtype, int rank,
                                    const int64_t *dims, const char *what, struct ts_diag *d);
 /* Sets the shape and allocates zeroed data (TS_ERR_NOMEM with a message on failure). */
@@ -319,7 +325,7 @@ const struct ts_attr *ts_node_attr(const struct ts_node *n, const char *name); /
 void ts_value_set_shape(struct ts_value *v, enum ts_dtype dtype, int rank, const int64_t *dims);
 /* Concrete dims of a shaped value into out[]; returns rank. */
 int ts_value_dims(const struct ts_value *v, int64_t *out);
-int64_t ts_value_numel(const struct ts_value *v);
+int64_t ts_value_numel(const struct ts_value *v); /* the value obeys ts_dims_fit (shapes pass) */
 /* Records a TS_ERR_SHAPE (or st) error at "node 'NAME'" in the graph's file. */
 enum ts_status ts_diag_node(struct ts_diag *d, const struct ts_graph *g, const struct ts_node *n,
                             enum ts_status st, const char *fmt, ...)
@@ -327,6 +333,14 @@ enum ts_status ts_diag_node(struct ts_diag *d, const struct ts_graph *g, const s
 /* "[1, 16, 128]" (bound symbols print as "seq=16", unbound as "seq") into buf. */
 const char *ts_value_shape_str(const struct ts_graph *g, const struct ts_value *v, char *buf, size_t size);
 const char *ts_dims_str(int rank, const int64_t *dims, char *buf, size_t size);
+
+/* ---- cost.c ------------------------------------------------------------- */
+
+/* A rough count of the scalar operations a node's reference kernel performs
+ * (saturating at INT64_MAX): M·N·K for matmul, b·hq·sq·sk·(d+dv) for
+ * attention, the elements read and written for everything else. Used to bound
+ * work done at compile time (constant folding) and by the fuzz targets. */
+int64_t ts_node_cost(const struct ts_graph *g, const struct ts_node *n);
 
 /* ---- verify.c ----------------------------------------------------------- */
 

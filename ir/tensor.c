@@ -8,29 +8,41 @@
 
 #include "ir.h"
 
+bool ts_dims_fit(int rank, const int64_t *dims, size_t elem_size, int64_t *numel_out) {
+    int64_t product = (int64_t)elem_size, numel = 1;
+    bool empty = false;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0) return false;
+        if (dims[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (__builtin_mul_overflow(product, dims[i], &product)) return false;
+        numel *= dims[i]; /* ≤ product */
+    }
+    if (numel_out) *numel_out = empty ? 0 : numel;
+    return true;
+}
+
 enum ts_status ts_tensor_set_shape(struct ts_tensor *t, enum ts_dtype dtype, int rank, const int64_t *dims,
                                    const char *what, struct ts_diag *d) {
     TS_ASSERT(rank >= 0 && rank <= TS_MAX_RANK && dtype >= 0 && dtype < TS_DTYPE_COUNT);
     memset(t, 0, sizeof *t);
     t->dtype = dtype;
     t->rank = rank;
-    int64_t n = 1;
-    bool empty = false; /* a zero dim makes the tensor empty, however large the others */
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return ts_diag_set(d, TS_ERR_SHAPE, "", what, "negative dim %lld", (long long)dims[i]);
         t->dims[i] = dims[i];
-        empty |= dims[i] == 0;
     }
-    for (int i = 0; i < rank && !empty; i++)
-        if (__builtin_mul_overflow(n, dims[i], &n))
-            return ts_diag_set(d, TS_ERR_NOMEM, "", what, "element count overflows 64 bits");
-    if (empty) n = 0;
-    size_t bytes;
-    if (__builtin_mul_overflow((size_t)n, ts_dtype_size(dtype), &bytes) || bytes > (size_t)INT64_MAX)
-        return ts_diag_set(d, TS_ERR_NOMEM, "", what, "byte size of %lld elements overflows", (long long)n);
+    int64_t n;
+    if (!ts_dims_fit(rank, dims, ts_dtype_size(dtype), &n)) {
+        char shape[256];
+        return ts_diag_set(d, TS_ERR_NOMEM, "", what, "%s %s is too large: its size in bytes overflows 64 bits",
+                           ts_dtype_name(dtype), ts_dims_str(rank, dims, shape, sizeof shape));
+    }
     t->numel = n;
-    t->nbytes = bytes;
+    t->nbytes = (size_t)n * ts_dtype_size(dtype);
     return TS_OK;
 }
 

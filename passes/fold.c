@@ -2,58 +2,83 @@
  * evaluated once with its reference kernel and its outputs become constants.
  *   before: const c: f32[2] = [1, 4]   %s: f32[2] = sqrt(c)   %y = mul(x, s)
  *   after:  const s: f32[2] = [1, 2]   %y = mul(x, s)
- * Weights are not folded (they stay views of the mapped file), and nor is a
- * result above TS_FOLD_MAX_BYTES (a broadcast could make a small input huge). */
+ * Folding is work done at compile time, so it is bounded: a result above
+ * TS_FOLD_MAX_BYTES (a broadcast can make a small input huge), a node above
+ * TS_FOLD_MAX_WORK operations (an attention over constants), or anything past
+ * the pass's total budget is left to run time. Weights are not folded: they
+ * stay views of the mapped file. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "passes/passes.h"
 
-static bool foldable(const struct ts_graph *g, const struct ts_node *n) {
+struct budget {
+    int64_t work, bytes; /* what is left */
+};
+
+static bool foldable(const struct ts_graph *g, const struct ts_node *n, const struct budget *b, int64_t *work,
+                     int64_t *bytes) {
     for (int k = 0; k < n->ninputs; k++) {
         const struct ts_value *v = ts_node_in(g, n, k);
         if (v && v->kind != TS_VALUE_CONSTANT) return false;
     }
+    *bytes = 0;
     for (int k = 0; k < n->noutputs; k++) {
         const struct ts_value *v = ts_node_out(g, n, k);
-        if ((uint64_t)ts_value_numel(v) * ts_dtype_size(v->dtype) > TS_FOLD_MAX_BYTES) return false;
+        int64_t size = ts_value_numel(v) * (int64_t)ts_dtype_size(v->dtype); /* fits: shapes pass */
+        if (size > (int64_t)TS_FOLD_MAX_BYTES - *bytes) return false;
+        *bytes += size;
     }
-    return true;
+    *work = ts_node_cost(g, n);
+    return *work <= TS_FOLD_MAX_WORK && *work <= b->work && *bytes <= b->bytes;
 }
 
 static enum ts_status fold_node(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
-    struct ts_tensor in_t[64], out_t[64];
-    const struct ts_tensor *in[64];
-    if (n->ninputs > 64 || n->noutputs > 64) return TS_OK; /* not worth folding */
+    struct ts_tensor *in_t = calloc((size_t)n->ninputs + 1, sizeof *in_t);
+    const struct ts_tensor **in = calloc((size_t)n->ninputs + 1, sizeof *in);
+    struct ts_tensor *out_t = calloc((size_t)n->noutputs + 1, sizeof *out_t);
+    enum ts_status st = TS_OK;
+    if (!in_t || !in || !out_t) {
+        st = ts_diag_node(d, g, n, TS_ERR_NOMEM, "out of memory while folding constants");
+        goto done;
+    }
     for (int k = 0; k < n->ninputs; k++) {
         const struct ts_value *v = ts_node_in(g, n, k);
-        in[k] = NULL;
         if (!v) continue;
         int64_t dims[TS_MAX_RANK];
         int rank = ts_value_dims(v, dims);
         ts_tensor_view(&in_t[k], v->dtype, rank, dims, (void *)v->data);
         in[k] = &in_t[k];
     }
-    TS_TRY(ts_interp_node(g, n, in, out_t, d));
+    if ((st = ts_interp_node(g, n, in, out_t, d)) != TS_OK) goto done;
     for (int k = 0; k < n->noutputs; k++) {
         struct ts_value *v = ts_node_out(g, n, k);
         void *data = ts_arena_alloc(g->arena, out_t[k].nbytes ? out_t[k].nbytes : 1);
         if (out_t[k].nbytes) memcpy(data, out_t[k].data, out_t[k].nbytes);
-        ts_tensor_release(&out_t[k]);
         v->kind = TS_VALUE_CONSTANT;
         v->producer = -1;
         v->data = data;
         v->nbytes = out_t[k].nbytes;
+        ts_tensor_release(&out_t[k]);
     }
-    return TS_OK;
+done:
+    free(in_t);
+    free(in);
+    free(out_t);
+    return st;
 }
 
 enum ts_status ts_pass_fold(struct ts_graph *g, struct ts_diag *d) {
     TS_ASSERT(g->shaped);
+    struct budget b = {TS_FOLD_BUDGET_WORK, TS_FOLD_BUDGET_BYTES};
     int kept = 0;
     for (int i = 0; i < g->nnodes; i++) {
         struct ts_node *n = &g->nodes[i];
-        if (foldable(g, n)) {
+        int64_t work, bytes;
+        if (foldable(g, n, &b, &work, &bytes)) {
             TS_TRY(fold_node(g, n, d));
+            b.work -= work;
+            b.bytes -= bytes;
             continue;
         }
         g->nodes[kept] = *n;

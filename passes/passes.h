@@ -37,9 +37,14 @@ enum ts_status ts_pass_verify(struct ts_graph *g, struct ts_diag *d);
 enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, int nbinds,
                               struct ts_diag *d);
 /* fold.c: nodes whose inputs are all constants (inline or folded) become
- * constants, when the result is at most TS_FOLD_MAX_BYTES. Weights are not
- * folded: they stay views of the mapped file. */
-#define TS_FOLD_MAX_BYTES (1u << 20)
+ * constants, within bounds on compile-time work: per node, a result of at most
+ * TS_FOLD_MAX_BYTES and at most TS_FOLD_MAX_WORK operations (ts_node_cost); per
+ * pass, the BUDGET totals. Weights are not folded: they stay views of the
+ * mapped file. */
+#define TS_FOLD_MAX_BYTES (1 << 20)
+#define TS_FOLD_MAX_WORK (1 << 24)
+#define TS_FOLD_BUDGET_BYTES ((int64_t)16 << 20)
+#define TS_FOLD_BUDGET_WORK ((int64_t)1 << 26)
 enum ts_status ts_pass_fold(struct ts_graph *g, struct ts_diag *d);
 /* dce.c */
 enum ts_status ts_pass_dce(struct ts_graph *g, struct ts_diag *d);

@@ -50,20 +50,23 @@ static void resolve_dims(struct ts_graph *g, struct ts_value *v) {
         if (v->dims[i].sym >= 0) v->dims[i].size = g->symbols[v->dims[i].sym].size;
 }
 
-/* The byte size of a value must fit in memory arithmetic; shape rules multiply freely. */
+/* Every value obeys ts_dims_fit, so kernels can multiply dims and strides
+ * freely. Node outputs are checked after their shape rule; inputs after their
+ * symbols are bound (two large symbols can overflow together). */
 static enum ts_status check_size(struct ts_graph *g, const struct ts_node *n, const struct ts_value *v,
                                  struct ts_diag *d) {
-    int64_t numel = 1, bytes;
-    for (int i = 0; i < v->rank; i++)
-        if (v->dims[i].size == 0) return TS_OK; /* empty, however large the other dims */
-    for (int i = 0; i < v->rank; i++) {
-        TS_ASSERT(v->dims[i].size >= 0);
-        if (__builtin_mul_overflow(numel, v->dims[i].size, &numel))
-            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "output '%s' has more elements than 64 bits can count", v->name);
-    }
-    if (__builtin_mul_overflow(numel, (int64_t)ts_dtype_size(v->dtype), &bytes))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "output '%s' is larger than 2^63 bytes", v->name);
-    return TS_OK;
+    int64_t dims[TS_MAX_RANK];
+    int rank = ts_value_dims(v, dims);
+    if (ts_dims_fit(rank, dims, ts_dtype_size(v->dtype), NULL)) return TS_OK;
+    char shape[256];
+    ts_value_shape_str(g, v, shape, sizeof shape);
+    if (n)
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "output '%s' %s is too large: its size in bytes overflows 64 bits",
+                            v->name, shape);
+    char where[300];
+    snprintf(where, sizeof where, "%s '%s'", v->kind == TS_VALUE_INPUT ? "input" : "value", v->name);
+    return ts_diag_set(d, TS_ERR_SHAPE, g->path, where, "%s %s is too large: its size in bytes overflows 64 bits",
+                       ts_dtype_name(v->dtype), shape);
 }
 
 enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, int nbinds, struct ts_diag *d) {
@@ -75,6 +78,7 @@ enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, i
             v->dtype = TS_DTYPE_COUNT;
         } else {
             resolve_dims(g, v);
+            if (!v->removed) TS_TRY(check_size(g, NULL, v, d));
         }
     }
     for (int i = 0; i < g->nnodes; i++) {

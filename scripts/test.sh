@@ -16,14 +16,15 @@ Runs scripts/setup.sh, then each stage: configure (CMake, Ninja), build, ctest.
   asan   build-asan/  -DTESSERA_SANITIZE=address,undefined -DTESSERA_WERROR=ON;
                       ctest -LE fuzz with leak detection, halting on any report
   fuzz   build-fuzz/  CC=clang -DTESSERA_FUZZ=ON; ctest -L fuzz, each target for
-                      $TESSERA_FUZZ_SECONDS seconds (default 60)
+                      $TESSERA_FUZZ_SECONDS seconds (default 180 when CI=true,
+                      60 otherwise)
 
   --quick        the unit stage only (what a developer runs before pushing)
   --stage NAME   run only the named stage (unit, asan or fuzz; a, b, c also
                  work); may be given more than once
   --help         show this message
 
-Environment: TESSERA_FUZZ_SECONDS (default 60); TESSERA_BUILD_DIR (default
+Environment: TESSERA_FUZZ_SECONDS (default 180 under CI, else 60); TESSERA_BUILD_DIR (default
 build; the other stages use its name with -asan and -fuzz appended).
 
 Exit status: 0 when every stage built and ran at least one test and no test
@@ -73,7 +74,9 @@ cd "$root"
 build=${TESSERA_BUILD_DIR:-build}
 python="$build/venv/bin/python3"
 [[ "$python" == /* ]] || python="$root/$python"
-fuzz_seconds=${TESSERA_FUZZ_SECONDS:-60}
+# CI has 90 minutes and the rest of the suite takes a few: give the fuzzers more.
+if [[ "${CI:-}" == true ]]; then default_fuzz_seconds=180; else default_fuzz_seconds=60; fi
+fuzz_seconds=${TESSERA_FUZZ_SECONDS:-$default_fuzz_seconds}
 if ! [[ "$fuzz_seconds" =~ ^[0-9]+$ ]] || ((fuzz_seconds == 0)); then
     echo "test.sh: TESSERA_FUZZ_SECONDS must be a positive whole number, not '$fuzz_seconds'" >&2
     exit 2

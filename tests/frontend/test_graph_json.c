@@ -333,7 +333,7 @@ static const struct error_case value_cases[] = {
      "string \"n\""},
     {HEAD "'constants': [{'name': 'c', 'dtype': 'f32', 'shape': [4294967296, 4294967296, 0], 'data': []}], "
           "'outputs': ['c']}",
-     "t.json: constants[0].shape: the product of the dims overflows 64 bits"},
+     "t.json: constants[0].shape: the size of f32 [4294967296, 4294967296, 0] in bytes overflows 64 bits"},
     {HEAD "'constants': [{'name': 'c', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['c']}",
      "t.json: constants[0]: missing required field 'data'"},
 };

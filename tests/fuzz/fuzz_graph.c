@@ -8,23 +8,25 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 
-/* The interpreter runs only when every value has at most this many elements:
- * with two operands that large, matmul or attention would already cost
- * millions of steps, and a fuzzer wants thousands of runs a second. */
-#define FUZZ_MAX_NUMEL 4096
+/* The interpreter runs only when the whole graph costs at most this many
+ * operations (ts_node_cost: matmul and attention count their inner loops), so
+ * the fuzzer keeps thousands of runs a second; every value is also capped so
+ * inputs stay cheap to fill. */
+#define FUZZ_MAX_COST (1 << 20)
+#define FUZZ_MAX_NUMEL (1 << 16)
 
 static bool small_enough(const struct ts_graph *g) {
     if (!g->shaped) return false;
     for (int i = 0; i < g->nvalues; i++) {
         const struct ts_value *v = &g->values[i];
-        if (v->rank < 0) continue; /* removed by dead-code elimination */
-        int64_t numel = 1;
-        for (int k = 0; k < v->rank; k++) {
-            if (v->dims[k].size < 0) return false;
-            if (v->dims[k].size > FUZZ_MAX_NUMEL) return false;
-            numel *= v->dims[k].size; /* ≤ 4096 × 4096 before the check below */
-            if (numel > FUZZ_MAX_NUMEL) return false;
-        }
+        if (v->removed) continue;
+        if (ts_value_numel(v) > FUZZ_MAX_NUMEL) return false; /* every shaped value obeys ts_dims_fit */
+    }
+    int64_t cost = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        int64_t c = ts_node_cost(g, &g->nodes[i]);
+        if (c > FUZZ_MAX_COST - cost) return false;
+        cost += c;
     }
     return true;
 }

@@ -74,12 +74,20 @@ static void test_tensor(void) {
     CHECK_STR(d.where, "big");
     CHECK_CONTAINS(d.what, "overflows");
 
-    /* A zero dim makes a tensor empty even when the other dims overflow together. */
+    /* A zero dim makes a tensor empty, but its other dims must still fit
+     * together: the strides of [0, 2^40, 2^40, 2^40] would overflow. */
     int64_t empty_dims[4] = {1LL << 40, 1LL << 40, 1LL << 40, 0};
     ts_diag_clear(&d);
-    CHECK(ts_tensor_alloc(&t, TS_F32, 4, empty_dims, "empty", &d) == TS_OK);
+    CHECK(ts_tensor_alloc(&t, TS_F32, 4, empty_dims, "empty", &d) == TS_ERR_NOMEM);
+    CHECK_STR(d.what, "f32 [1099511627776, 1099511627776, 1099511627776, 0] is too large: its size in bytes "
+                      "overflows 64 bits");
+    int64_t empty_ok[3] = {1LL << 20, 0, 1LL << 20};
+    ts_diag_clear(&d);
+    CHECK(ts_tensor_alloc(&t, TS_F32, 3, empty_ok, "empty", &d) == TS_OK);
     CHECK(t.numel == 0 && t.nbytes == 0);
     ts_tensor_release(&t);
+    CHECK(ts_dims_fit(2, (int64_t[]){1LL << 30, 1LL << 30}, 4, NULL));
+    CHECK(!ts_dims_fit(2, (int64_t[]){1LL << 31, 1LL << 31}, 4, NULL)); /* 2^64 bytes */
 
     int64_t out[3] = {4, 2, 3}, in[2] = {1, 3}, st[3];
     ts_broadcast_strides(2, in, 3, out, st);
