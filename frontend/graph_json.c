@@ -217,6 +217,7 @@ static enum ts_status parse_weights(struct ts_json_parser *p, const cJSON *w) {
                            ? file
                            : ts_arena_printf(p->g->arena, "%s/%s", p->base_dir, file);
     p->weights = full;
+    p->g->weights_path = full;
     struct ts_safetensors *st = NULL;
     enum ts_status st_open = ts_safetensors_open(full, &st, p->d);
     if (st_open == TS_ERR_IO) {

@@ -14,6 +14,7 @@ struct ts_graph *ts_graph_init(const char *path) {
     g->arena = a;
     g->path = ts_arena_strdup(a, path ? path : "");
     g->name = "";
+    g->weights_path = "";
     return g;
 }
 

@@ -286,6 +286,7 @@ struct ts_graph_release {
 struct ts_graph {
     struct ts_arena *arena;     /* owns everything below */
     const char *path;           /* the graph file, for messages ("" if built in memory) */
+    const char *weights_path;   /* the weights file it maps, or "" */
     const char *name;
     struct ts_value *values;
     int nvalues, cap_values;
