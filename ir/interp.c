@@ -18,7 +18,10 @@ enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n,
         const struct ts_value *v = &g->values[n->outputs[made]];
         int64_t dims[TS_MAX_RANK];
         int rank = ts_value_dims(v, dims);
-        st = ts_tensor_alloc(&out[made], v->dtype, rank, dims, v->name, d);
+        struct ts_diag why;
+        ts_diag_clear(&why);
+        st = ts_tensor_alloc(&out[made], v->dtype, rank, dims, v->name, &why);
+        if (st != TS_OK) ts_diag_node(d, g, n, st, "output '%s': %s", v->name, why.what);
         outp[made] = &out[made];
     }
     if (st == TS_OK) st = info->ref(g, n, in, outp, d);
@@ -48,6 +51,12 @@ static enum ts_status check_input(const struct ts_graph *g, const struct ts_valu
 
 enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *inputs, struct ts_tensor *outputs,
                              struct ts_diag *d) {
+    return ts_interp_run_progress(g, inputs, outputs, NULL, d);
+}
+
+enum ts_status ts_interp_run_progress(const struct ts_graph *g, const struct ts_tensor *inputs,
+                                      struct ts_tensor *outputs, const struct ts_progress *progress,
+                                      struct ts_diag *d) {
     TS_ASSERT(g->shaped);
     enum ts_status st = TS_OK;
     struct ts_tensor *vals = calloc((size_t)g->nvalues + 1, sizeof *vals);
@@ -87,6 +96,7 @@ enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *i
         const struct ts_node *n = &g->nodes[i];
         for (int k = 0; k < n->ninputs; k++) in[k] = n->inputs[k] >= 0 ? &vals[n->inputs[k]] : NULL;
         if ((st = ts_interp_node(g, n, in, outs, d)) != TS_OK) goto done;
+        if (progress && progress->fn) progress->fn(progress->ctx, i + 1, g->nnodes, n->name);
         for (int k = 0; k < n->noutputs; k++) vals[n->outputs[k]] = outs[k];
         for (int k = 0; k < n->ninputs; k++) {
             int id = n->inputs[k];
@@ -96,7 +106,10 @@ enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *i
     for (int i = 0; i < g->noutputs; i++) {
         const struct ts_tensor *src = &vals[g->outputs[i]];
         const struct ts_value *v = &g->values[g->outputs[i]];
-        if ((st = ts_tensor_alloc(&outputs[i], src->dtype, src->rank, src->dims, v->name, d)) != TS_OK) {
+        struct ts_diag why;
+        ts_diag_clear(&why);
+        if ((st = ts_tensor_alloc(&outputs[i], src->dtype, src->rank, src->dims, v->name, &why)) != TS_OK) {
+            ts_diag_set(d, st, g->path, "outputs", "output '%s': %s", v->name, why.what);
             for (int j = 0; j < i; j++) ts_tensor_release(&outputs[j]);
             goto done;
         }

@@ -360,6 +360,15 @@ void ts_graph_print(const struct ts_graph *g, FILE *f);
  * array of g->noutputs) hold owned tensors; release them with ts_tensor_release. */
 enum ts_status ts_interp_run(const struct ts_graph *g, const struct ts_tensor *inputs,
                              struct ts_tensor *outputs, struct ts_diag *d);
+/* Progress of long work: fn(ctx, done, total, what) after each step. */
+struct ts_progress {
+    void (*fn)(void *ctx, int64_t done, int64_t total, const char *what);
+    void *ctx;
+};
+/* ts_interp_run, reporting each node as it completes. */
+enum ts_status ts_interp_run_progress(const struct ts_graph *g, const struct ts_tensor *inputs,
+                                      struct ts_tensor *outputs, const struct ts_progress *progress,
+                                      struct ts_diag *d);
 /* Evaluates one node on given input tensors into freshly allocated outputs
  * (used by constant folding). */
 enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n,

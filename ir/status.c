@@ -19,11 +19,24 @@ void ts_diag_clear(struct ts_diag *d) {
     if (d) memset(d, 0, sizeof *d);
 }
 
-/* Copies src into a fixed buffer, replacing newlines so a message stays one line. */
+/* Copies src into a fixed buffer so that a message stays one line and safe to
+ * print: newlines become spaces, other control bytes (a name read from a file
+ * may hold an ESC sequence) become \xNN. */
 static void copy_one_line(char *dst, size_t size, const char *src) {
-    size_t i = 0;
-    for (; src && src[i] && i + 1 < size; i++) dst[i] = (src[i] == '\n' || src[i] == '\r') ? ' ' : src[i];
-    dst[i] = '\0';
+    size_t o = 0;
+    for (size_t i = 0; src && src[i] && o + 1 < size; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c == '\n' || c == '\r') {
+            dst[o++] = ' ';
+        } else if (c < 0x20 || c == 0x7f) {
+            if (o + 5 > size) break;
+            snprintf(dst + o, 5, "\\x%02X", c);
+            o += 4;
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    dst[o] = '\0';
 }
 
 enum ts_status ts_diag_set(struct ts_diag *d, enum ts_status st, const char *file, const char *where,

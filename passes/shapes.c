@@ -21,8 +21,8 @@ static enum ts_status bind_symbols(struct ts_graph *g, const struct ts_bind *bin
             return ts_diag_set(d, TS_ERR_USAGE, g->path, b->source, "the graph has no symbol '%s' (%s%s)", b->symbol,
                                g->nsymbols ? "its symbols: " : "it has no symbols", names);
         }
-        if (b->size <= 0)
-            return ts_diag_set(d, TS_ERR_USAGE, g->path, b->source, "symbol '%s' must be a positive size, got %lld",
+        if (b->size < 0) /* 0 is a size: an empty key/value cache, say */
+            return ts_diag_set(d, TS_ERR_USAGE, g->path, b->source, "symbol '%s' must be a size of 0 or more, got %lld",
                                b->symbol, (long long)b->size);
         if (chosen[s] && chosen[s]->size != b->size)
             return ts_diag_set(d, TS_ERR_SHAPE, g->path, "", "symbol '%s' is %lld from %s but %lld from %s", b->symbol,

@@ -48,10 +48,14 @@ int ts_cli_parse_bind(const char *verb, const char *arg, struct ts_cli_binds *b)
     if (b->n >= (int)(sizeof b->items / sizeof b->items[0]))
         return ts_cli_usage_error(verb, "--bind", "too many --bind options (at most 64)");
     int64_t size = 0;
-    int rc = ts_cli_parse_count(verb, "--bind", eq + 1, 1, (int64_t)1 << 40, &size);
+    int rc = ts_cli_parse_count(verb, "--bind", eq + 1, 0, (int64_t)1 << 40, &size);
     if (rc) return rc;
     char symbol[128], source[256];
     snprintf(symbol, sizeof symbol, "%.*s", (int)(eq - arg) < 127 ? (int)(eq - arg) : 127, arg);
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->symbols[i], symbol) == 0 && b->items[i].size != size)
+            return ts_cli_usage_error(verb, "--bind", "symbol '%s' is bound twice, to %lld and %lld", symbol,
+                                      (long long)b->items[i].size, (long long)size);
     snprintf(source, sizeof source, "--bind %.200s", arg);
     ts_cli_binds_add(b, symbol, size, source);
     return 0;
@@ -67,3 +71,8 @@ bool ts_cli_binds_add(struct ts_cli_binds *b, const char *symbol, int64_t size, 
 }
 
 bool ts_cli_stderr_is_tty(void) { return isatty(2) == 1; }
+
+int ts_cli_check_path(const char *verb, const char *opt, const char *path) {
+    if (path && !path[0]) return ts_cli_usage_error(verb, opt, "expects a file path, got an empty string");
+    return 0;
+}

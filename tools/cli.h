@@ -42,13 +42,31 @@ struct ts_cli_timing {
     double median_ms, min_ms, max_ms;
     int repeat;
 };
+/* Where the inputs came from, for --json. */
+struct ts_cli_source {
+    const char *inputs_file; /* NULL when filled */
+    const char *fill;        /* "random", "zeros", "ones" */
+    uint64_t seed;
+};
 void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
                           const char *target, FILE *f);
 void ts_cli_print_outputs_json(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
-                               const char *target, FILE *f);
+                               const char *target, const struct ts_cli_source *src, FILE *f);
 
 /* Whether progress may be redrawn in place. */
 bool ts_cli_stderr_is_tty(void);
+
+/* progress.c: progress of long work on standard error. */
+struct ts_cli_progress {
+    bool enabled, tty, shown;
+    double start, last;
+};
+void ts_cli_progress_start(struct ts_cli_progress *p, bool enabled);
+void ts_cli_progress_show(struct ts_cli_progress *p, const char *text); /* rate-limited */
+void ts_cli_progress_end(struct ts_cli_progress *p);
+
+/* Refuses (usage error) an option whose file path is empty. */
+int ts_cli_check_path(const char *verb, const char *opt, const char *path);
 
 int ts_cli_run(int argc, char **argv);
 int ts_cli_inspect(int argc, char **argv);

@@ -55,11 +55,8 @@ enum ts_status ts_cli_inputs_open(const struct ts_graph *g, const char *path, st
                 rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "shape is %s, but the graph's input '%s' is %s (dim %d differs)", got, v->name, want, k);
             } else if (dm->sym >= 0) {
                 char source[512];
-                snprintf(source, sizeof source, "input '%s' in %s", v->name, path);
-                if (t->dims[k] < 1)
-                    rc = ts_diag_set(d, TS_ERR_SHAPE, path, where, "dim %d is symbol '%s', which must be at least 1, got %lld",
-                                     k, g->symbols[dm->sym].name, (long long)t->dims[k]);
-                else if (!ts_cli_binds_add(binds, g->symbols[dm->sym].name, t->dims[k], source))
+                snprintf(source, sizeof source, "input '%s' (dim %d) in %s", v->name, k, path);
+                if (!ts_cli_binds_add(binds, g->symbols[dm->sym].name, t->dims[k], source))
                     rc = ts_diag_set(d, TS_ERR_USAGE, path, where, "too many symbol bindings (at most 64)");
             }
         }
@@ -116,10 +113,14 @@ enum ts_status ts_cli_inputs_make(const struct ts_graph *g, const struct ts_safe
             ts_tensor_view(&inputs[i], t->dtype, t->rank, t->dims, (void *)t->data);
             continue;
         }
-        enum ts_status rc = ts_tensor_alloc(&inputs[i], v->dtype, rank, dims, v->name, d);
+        struct ts_diag why;
+        ts_diag_clear(&why);
+        enum ts_status rc = ts_tensor_alloc(&inputs[i], v->dtype, rank, dims, v->name, &why);
         if (rc != TS_OK) {
             for (int j = 0; j < i; j++) ts_tensor_release(&inputs[j]);
-            return ts_diag_set(d, rc, g->path, "", "cannot allocate input '%s'", v->name);
+            char where[300];
+            snprintf(where, sizeof where, "input '%s'", v->name);
+            return ts_diag_set(d, rc, g->path, where, "%s", why.what);
         }
         struct ts_tensor *t = &inputs[i];
         int64_t bound = ts_dtype_is_int(v->dtype) ? int_bound(g, g->inputs[i]) : 0;

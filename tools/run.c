@@ -3,6 +3,7 @@
  * and time repeated runs. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/runtime.h"
 #include "tools/cli.h"
@@ -18,19 +19,23 @@ static const char run_usage[] =
     "  --inputs FILE           read inputs from a safetensors file (tensor name = input\n"
     "                          name); their shapes bind the graph's symbols\n"
     "  --fill random|zeros|ones  make inputs instead (default random: floats uniform in\n"
-    "                          [-1, 1), integers inside what they index)\n"
+    "                          [-1, 1] after rounding, integers inside what they index)\n"
     "  --seed N                seed for --fill random (default 0)\n"
     "  --bind SYMBOL=N         size of a symbolic dim (repeatable)\n"
     "  --outputs FILE          write the outputs to a safetensors file\n"
+    "  --save-inputs FILE      write the inputs used (filled or read) to a safetensors\n"
+    "                          file, to rerun with --inputs or feed another tool\n"
     "  --repeat N              run N times; print median, min and max time\n"
     "  --json                  print one JSON object instead of text\n"
     "  --check                 compare with the reference interpreter (comes with --target cpu)\n"
     "  -h, --help              this help\n";
 
 struct run_opts {
-    const char *model, *inputs, *outputs;
+    const char *model, *inputs, *outputs, *save_inputs;
     enum ts_target target;
     enum ts_cli_fill fill;
+    const char *fill_name;
+    bool fill_given, seed_given;
     int64_t seed, repeat;
     bool json, check;
     struct ts_cli_binds binds;
@@ -56,6 +61,7 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     memset(o, 0, sizeof *o);
     o->target = TS_TARGET_REF;
     o->repeat = 1;
+    o->fill_name = "random";
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -70,8 +76,12 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
             if (!(o->inputs = option_value(argc, argv, &i, "--inputs", &rc))) return rc;
         } else if (is_option(a, "--outputs")) {
             if (!(o->outputs = option_value(argc, argv, &i, "--outputs", &rc))) return rc;
+        } else if (is_option(a, "--save-inputs")) {
+            if (!(o->save_inputs = option_value(argc, argv, &i, "--save-inputs", &rc))) return rc;
         } else if (is_option(a, "--fill")) {
             if (!(v = option_value(argc, argv, &i, "--fill", &rc))) return rc;
+            o->fill_given = true;
+            o->fill_name = v;
             if (strcmp(v, "random") == 0) o->fill = TS_FILL_RANDOM;
             else if (strcmp(v, "zeros") == 0) o->fill = TS_FILL_ZEROS;
             else if (strcmp(v, "ones") == 0) o->fill = TS_FILL_ONES;
@@ -79,6 +89,7 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
         } else if (is_option(a, "--seed")) {
             if (!(v = option_value(argc, argv, &i, "--seed", &rc))) return rc;
             if ((rc = ts_cli_parse_count("run", "--seed", v, 0, INT64_MAX, &o->seed))) return rc;
+            o->seed_given = true;
         } else if (is_option(a, "--repeat")) {
             if (!(v = option_value(argc, argv, &i, "--repeat", &rc))) return rc;
             if ((rc = ts_cli_parse_count("run", "--repeat", v, 1, 1000000, &o->repeat))) return rc;
@@ -98,7 +109,63 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
         }
     }
     if (!o->model) return ts_cli_usage_error("run", "", "no model given");
+    if ((rc = ts_cli_check_path("run", "--inputs", o->inputs)) || (rc = ts_cli_check_path("run", "--outputs", o->outputs)) ||
+        (rc = ts_cli_check_path("run", "--save-inputs", o->save_inputs)))
+        return rc;
+    if (o->inputs && (o->fill_given || o->seed_given))
+        return ts_cli_usage_error("run", o->fill_given ? "--fill" : "--seed",
+                                  "the inputs come from --inputs %s; --fill and --seed make inputs instead", o->inputs);
     return 0;
+}
+
+/* The same file (device and inode), when both exist. */
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && a[0] && b[0] && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* --outputs and --save-inputs must never write over what the run reads. */
+static enum ts_status check_targets(const struct run_opts *o, const struct ts_graph *g, struct ts_diag *d) {
+    const char *targets[2][2] = {{"--outputs", o->outputs}, {"--save-inputs", o->save_inputs}};
+    const char *sources[3][2] = {{"the model", o->model}, {"the model's weights", g->weights_path},
+                                 {"the inputs file", o->inputs}};
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 3; k++)
+            if (same_file(targets[t][1], sources[k][1]))
+                return ts_diag_set(d, TS_ERR_USAGE, targets[t][1], targets[t][0],
+                                   "this is %s: refusing to write over it", sources[k][0]);
+    if (o->outputs && o->save_inputs && (strcmp(o->outputs, o->save_inputs) == 0 || same_file(o->outputs, o->save_inputs)))
+        return ts_diag_set(d, TS_ERR_USAGE, o->outputs, "--save-inputs", "is also the --outputs file");
+    return TS_OK;
+}
+
+/* Progress of the runs and of the nodes within one. */
+struct run_progress {
+    struct ts_cli_progress bar;
+    int64_t run, runs;
+};
+
+static void on_node(void *ctx, int64_t done, int64_t total, const char *what) {
+    struct run_progress *p = ctx;
+    char text[256];
+    if (p->runs > 1)
+        snprintf(text, sizeof text, "run %lld/%lld, node %lld/%lld (%s)", (long long)p->run + 1, (long long)p->runs,
+                 (long long)done, (long long)total, what);
+    else
+        snprintf(text, sizeof text, "node %lld/%lld (%s)", (long long)done, (long long)total, what);
+    ts_cli_progress_show(&p->bar, text);
+}
+
+/* Writes tensors named by values (graph inputs or outputs) to path. */
+static enum ts_status write_tensors(const struct ts_graph *g, const char *path, int n, const int *ids,
+                                    const struct ts_tensor *tensors, struct ts_diag *d) {
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    if (!names) return ts_diag_set(d, TS_ERR_NOMEM, path, "", "out of memory");
+    for (int i = 0; i < n; i++) names[i] = g->values[ids[i]].name;
+    enum ts_status st = ts_safetensors_write(path, n, names, tensors, d);
+    free(names);
+    return st;
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -126,6 +193,7 @@ int ts_cli_run(int argc, char **argv) {
     double *times = NULL;
     int status = 1;
     if (ts_graph_load(o.model, &g, &d) != TS_OK) goto fail;
+    if (check_targets(&o, g, &d) != TS_OK) goto fail;
     if (o.inputs && ts_cli_inputs_open(g, o.inputs, &st, &o.binds, &d) != TS_OK) goto fail;
     struct ts_pipeline_opts popts = {.binds = o.binds.items, .nbinds = o.binds.n, .stop_after = TS_PASS_COUNT};
     if (ts_pipeline_run(g, &popts, &d) != TS_OK) goto fail;
@@ -138,16 +206,23 @@ int ts_cli_run(int argc, char **argv) {
         goto fail;
     }
     if (ts_cli_inputs_make(g, st, o.fill, (uint64_t)o.seed, inputs, &d) != TS_OK) goto fail;
+    if (o.save_inputs && write_tensors(g, o.save_inputs, g->ninputs, g->inputs, inputs, &d) != TS_OK) goto fail;
+    struct run_progress prog = {.runs = o.repeat};
+    ts_cli_progress_start(&prog.bar, !o.json);
+    struct ts_progress hook = {on_node, &prog};
     for (int64_t r = 0; r < o.repeat; r++) {
         if (r > 0)
             for (int i = 0; i < g->noutputs; i++) ts_tensor_release(&outputs[i]);
+        prog.run = r;
         double t0 = ts_rt_now_seconds();
-        if (ts_interp_run(g, inputs, outputs, &d) != TS_OK) goto fail;
+        enum ts_status rst = ts_interp_run_progress(g, inputs, outputs, &hook, &d);
         times[r] = (ts_rt_now_seconds() - t0) * 1e3;
-        if (!o.json && o.repeat >= 10 && ts_cli_stderr_is_tty())
-            fprintf(stderr, "\rrun %lld/%lld", (long long)r + 1, (long long)o.repeat);
+        if (rst != TS_OK) {
+            ts_cli_progress_end(&prog.bar);
+            goto fail;
+        }
     }
-    if (!o.json && o.repeat >= 10 && ts_cli_stderr_is_tty()) fprintf(stderr, "\r\033[K");
+    ts_cli_progress_end(&prog.bar);
     struct ts_cli_timing timing = {0, 0, 0, (int)o.repeat};
     timing.min_ms = times[0];
     timing.max_ms = times[0];
@@ -158,19 +233,10 @@ int ts_cli_run(int argc, char **argv) {
     qsort(times, (size_t)o.repeat, sizeof *times, compare_doubles);
     timing.median_ms = o.repeat % 2 ? times[o.repeat / 2] : 0.5 * (times[o.repeat / 2 - 1] + times[o.repeat / 2]);
 
-    if (o.outputs) {
-        const char **names = calloc((size_t)g->noutputs, sizeof *names);
-        if (!names) {
-            ts_diag_set(&d, TS_ERR_NOMEM, o.outputs, "", "out of memory");
-            goto fail;
-        }
-        for (int i = 0; i < g->noutputs; i++) names[i] = g->values[g->outputs[i]].name;
-        enum ts_status wst = ts_safetensors_write(o.outputs, g->noutputs, names, outputs, &d);
-        free(names);
-        if (wst != TS_OK) goto fail;
-    }
+    if (o.outputs && write_tensors(g, o.outputs, g->noutputs, g->outputs, outputs, &d) != TS_OK) goto fail;
+    struct ts_cli_source source = {o.inputs, o.fill_name, (uint64_t)o.seed};
     if (o.json)
-        ts_cli_print_outputs_json(g, outputs, &timing, ts_target_name(o.target), stdout);
+        ts_cli_print_outputs_json(g, outputs, &timing, ts_target_name(o.target), &source, stdout);
     else
         ts_cli_print_outputs(g, outputs, &timing, ts_target_name(o.target), stdout);
     status = 0;

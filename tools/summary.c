@@ -1,6 +1,7 @@
 /* summary.c — what `tessera run` prints about each output: name, dtype,
- * shape, min/max/mean/std, NaN and Inf counts and the first values; as text
- * or as one JSON object (--json). */
+ * shape, min/max/mean/std (of the finite values), NaN and Inf counts and the
+ * first values; as text or as one JSON object (--json). Integers print exactly. */
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -9,20 +10,27 @@
 #define FIRST_SHOWN 6
 
 struct stats {
-    double min, max, mean, std;
+    double min, max, mean, std; /* over finite values; NaN when there are none */
+    int64_t imin, imax;         /* exact, for integer dtypes */
     int64_t finite, nan, inf;
 };
 
 static struct stats compute_stats(const struct ts_tensor *t) {
-    struct stats s = {INFINITY, -INFINITY, 0, 0, 0, 0, 0};
+    struct stats s = {NAN, NAN, NAN, NAN, INT64_MAX, INT64_MIN, 0, 0, 0};
+    bool is_int = !ts_dtype_is_float(t->dtype);
     double sum = 0, sumsq = 0;
     for (int64_t i = 0; i < t->numel; i++) {
+        if (is_int) {
+            int64_t v = ts_tensor_get_i64(t, i);
+            if (v < s.imin) s.imin = v;
+            if (v > s.imax) s.imax = v;
+        }
         double x = ts_tensor_get_f64(t, i);
         if (isnan(x)) { s.nan++; continue; }
         if (isinf(x)) { s.inf++; continue; }
+        if (!s.finite || x < s.min) s.min = x;
+        if (!s.finite || x > s.max) s.max = x;
         s.finite++;
-        if (x < s.min) s.min = x;
-        if (x > s.max) s.max = x;
         sum += x;
         sumsq += x * x;
     }
@@ -30,17 +38,20 @@ static struct stats compute_stats(const struct ts_tensor *t) {
         s.mean = sum / (double)s.finite;
         double var = sumsq / (double)s.finite - s.mean * s.mean;
         s.std = var > 0 ? sqrt(var) : 0;
-    } else {
-        s.min = s.max = NAN;
     }
     return s;
 }
 
-static void print_value(const struct ts_tensor *t, int64_t i, FILE *f) {
-    if (ts_dtype_is_float(t->dtype))
-        fprintf(f, "%.6g", ts_tensor_get_f64(t, i));
-    else
-        fprintf(f, "%lld", (long long)ts_tensor_get_i64(t, i));
+/* One spelling for non-finite values ("nan", "inf", "-inf"), whatever libc's printf does with a NaN's sign. */
+static void print_double(double x, FILE *f) {
+    if (isnan(x)) fputs("nan", f);
+    else if (isinf(x)) fputs(x > 0 ? "inf" : "-inf", f);
+    else fprintf(f, "%.6g", x);
+}
+
+static void print_element(const struct ts_tensor *t, int64_t i, FILE *f) {
+    if (ts_dtype_is_float(t->dtype)) print_double(ts_tensor_get_f64(t, i), f);
+    else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i));
 }
 
 void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
@@ -53,20 +64,31 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
     for (int i = 0; i < g->noutputs; i++) {
         const struct ts_tensor *o = &outs[i];
         char shape[256];
-        struct stats s = compute_stats(o);
+        fprintf(f, "%-*s  %s%s", (int)width, g->values[g->outputs[i]].name, ts_dtype_name(o->dtype),
+                ts_dims_str(o->rank, o->dims, shape, sizeof shape));
         if (o->numel == 0) {
-            fprintf(f, "%-*s  %s%s  (empty)\n", (int)width, g->values[g->outputs[i]].name, ts_dtype_name(o->dtype),
-                    ts_dims_str(o->rank, o->dims, shape, sizeof shape));
+            fprintf(f, "  (empty)\n");
             continue;
         }
-        fprintf(f, "%-*s  %s%s  min %.6g  max %.6g  mean %.6g  std %.6g", (int)width, g->values[g->outputs[i]].name,
-                ts_dtype_name(o->dtype), ts_dims_str(o->rank, o->dims, shape, sizeof shape), s.min, s.max, s.mean,
-                s.std);
-        if (s.nan || s.inf) fprintf(f, "  nan %lld  inf %lld", (long long)s.nan, (long long)s.inf);
+        struct stats s = compute_stats(o);
+        if (!ts_dtype_is_float(o->dtype)) {
+            fprintf(f, "  min %" PRId64 "  max %" PRId64 "  mean ", s.imin, s.imax);
+            print_double(s.mean, f);
+        } else {
+            fputs("  min ", f);
+            print_double(s.min, f);
+            fputs("  max ", f);
+            print_double(s.max, f);
+            fputs("  mean ", f);
+            print_double(s.mean, f);
+            fputs("  std ", f);
+            print_double(s.std, f);
+            if (s.nan || s.inf) fprintf(f, "  nan %" PRId64 "  inf %" PRId64, s.nan, s.inf);
+        }
         fprintf(f, "  first [");
         for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
             if (k) fprintf(f, ", ");
-            print_value(o, k, f);
+            print_element(o, k, f);
         }
         fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
     }
@@ -83,7 +105,7 @@ static void json_string(const char *s, FILE *f) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
+        else if (c < 0x20 || c == 0x7f)
             fprintf(f, "\\u%04x", c);
         else
             fputc(c, f);
@@ -91,7 +113,7 @@ static void json_string(const char *s, FILE *f) {
     fputc('"', f);
 }
 
-/* JSON has no NaN or Inf: those become null. */
+/* JSON has no NaN or Inf: those become null (their counts are given apart). */
 static void json_number(double x, FILE *f) {
     if (isfinite(x))
         fprintf(f, "%.9g", x);
@@ -99,32 +121,56 @@ static void json_number(double x, FILE *f) {
         fprintf(f, "null");
 }
 
+static void json_element(const struct ts_tensor *t, int64_t i, FILE *f) {
+    if (ts_dtype_is_float(t->dtype)) json_number(ts_tensor_get_f64(t, i), f);
+    else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i)); /* exact, even past 2^53 */
+}
+
 void ts_cli_print_outputs_json(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
-                               const char *target, FILE *f) {
+                               const char *target, const struct ts_cli_source *src, FILE *f) {
     fprintf(f, "{\"model\": ");
     json_string(g->path, f);
     fprintf(f, ", \"target\": ");
     json_string(target, f);
+    fprintf(f, ", \"bindings\": {");
+    for (int i = 0; i < g->nsymbols; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        json_string(g->symbols[i].name, f);
+        fprintf(f, ": %" PRId64, g->symbols[i].size);
+    }
+    fprintf(f, "}, \"inputs\": ");
+    if (src->inputs_file) {
+        fprintf(f, "{\"file\": ");
+        json_string(src->inputs_file, f);
+        fprintf(f, "}");
+    } else {
+        fprintf(f, "{\"fill\": ");
+        json_string(src->fill, f);
+        fprintf(f, ", \"seed\": %" PRIu64 "}", src->seed);
+    }
     fprintf(f, ", \"outputs\": [");
     for (int i = 0; i < g->noutputs; i++) {
         const struct ts_tensor *o = &outs[i];
         struct stats s = compute_stats(o);
+        bool is_int = !ts_dtype_is_float(o->dtype);
         fprintf(f, "%s{\"name\": ", i ? ", " : "");
         json_string(g->values[g->outputs[i]].name, f);
         fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", ts_dtype_name(o->dtype));
-        for (int k = 0; k < o->rank; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)o->dims[k]);
+        for (int k = 0; k < o->rank; k++) fprintf(f, "%s%" PRId64, k ? ", " : "", o->dims[k]);
         fprintf(f, "], \"summary\": {\"min\": ");
-        json_number(s.min, f);
+        if (is_int && o->numel) fprintf(f, "%" PRId64, s.imin);
+        else json_number(s.min, f);
         fprintf(f, ", \"max\": ");
-        json_number(s.max, f);
+        if (is_int && o->numel) fprintf(f, "%" PRId64, s.imax);
+        else json_number(s.max, f);
         fprintf(f, ", \"mean\": ");
         json_number(s.mean, f);
         fprintf(f, ", \"std\": ");
         json_number(s.std, f);
-        fprintf(f, ", \"nan\": %lld, \"inf\": %lld, \"first\": [", (long long)s.nan, (long long)s.inf);
+        fprintf(f, ", \"nan\": %" PRId64 ", \"inf\": %" PRId64 ", \"first\": [", s.nan, s.inf);
         for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
             if (k) fprintf(f, ", ");
-            json_number(ts_tensor_get_f64(o, k), f);
+            json_element(o, k, f);
         }
         fprintf(f, "]}}");
     }

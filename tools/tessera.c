@@ -42,11 +42,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *verb = argv[1];
-    if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "help") == 0) {
+    char help_flag[] = "--help";
+    char *help_argv[4] = {argv[0], NULL, help_flag, NULL};
+    if (strcmp(verb, "help") == 0 && argc > 2) {
+        /* "tessera help run" is "tessera run --help" */
+        help_argv[1] = argv[2];
+        argv = help_argv;
+        argc = 3;
+        verb = argv[1];
+    } else if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) return print_version();
+    if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "tessera: error: version takes no arguments, got '%s'\n", argv[2]);
+            return 2;
+        }
+        return print_version();
+    }
     if (strcmp(verb, "run") == 0) return ts_cli_run(argc - 1, argv + 1);
     if (strcmp(verb, "inspect") == 0) return ts_cli_inspect(argc - 1, argv + 1);
     int rc = ts_cli_later(verb, argc - 1, argv + 1);

@@ -182,7 +182,8 @@ static void test_fold_size_limit_and_errors(void) {
     CHECK(g->nnodes == 1); /* not folded: 1024 × 1024 × 4 bytes > TS_FOLD_MAX_BYTES */
     ts_graph_free(g);
 
-    /* An error found while folding names the node. */
+    /* An error found while folding leaves the node to run time, where it
+     * fails with a message naming the node (a dead node would simply go). */
     const char *bad =
         "{\"format\": \"tessera.graph\", \"version\": 1,\n"
         " \"constants\": [{\"name\": \"t\", \"dtype\": \"f32\", \"shape\": [3], \"data\": [1, 2, 3]},\n"
@@ -192,8 +193,26 @@ static void test_fold_size_limit_and_errors(void) {
     g = parse(bad);
     if (!g) return;
     ts_diag_clear(&d);
-    CHECK(ts_pipeline_run(g, NULL, &d) == TS_ERR_RUNTIME);
+    CHECK(ts_pipeline_run(g, NULL, &d) == TS_OK);
+    CHECK(g->nnodes == 1); /* not folded */
+    struct ts_tensor out;
+    CHECK(ts_interp_run(g, NULL, &out, &d) == TS_ERR_RUNTIME);
     CHECK_STR(d.where, "node 'pick' (gather)");
+    ts_graph_free(g);
+
+    /* The same error in a node nothing uses is no error at all. */
+    const char *dead =
+        "{\"format\": \"tessera.graph\", \"version\": 1,\n"
+        " \"constants\": [{\"name\": \"k\", \"dtype\": \"i32\", \"shape\": [2], \"data\": [4, 6]},\n"
+        "               {\"name\": \"z\", \"dtype\": \"i32\", \"shape\": [2], \"data\": [1, 0]}],\n"
+        " \"nodes\": [{\"op\": \"div\", \"inputs\": [\"k\", \"z\"], \"outputs\": [\"q\"]},\n"
+        "           {\"op\": \"add\", \"inputs\": [\"k\", \"k\"], \"outputs\": [\"y\"]}],\n"
+        " \"outputs\": [\"y\"]}\n";
+    g = parse(dead);
+    if (!g) return;
+    ts_diag_clear(&d);
+    CHECK(ts_pipeline_run(g, NULL, &d) == TS_OK);
+    CHECK(g->nnodes == 0); /* y folded, the division removed as dead code */
     ts_graph_free(g);
 }
 
