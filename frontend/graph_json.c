@@ -51,7 +51,7 @@ enum ts_status ts_json_get_name(struct ts_json_parser *p, const cJSON *item, con
     char got[128];
     if (!cJSON_IsString(item) || !ts_json_name_ok(item->valuestring))
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, where,
-                           "%s must be a non-empty string without control characters, got %s", what,
+                           "%s must be a non-empty UTF-8 string without control characters, got %s", what,
                            ts_json_describe(item, got, sizeof got));
     *out = item->valuestring;
     return TS_OK;
@@ -81,10 +81,19 @@ static enum ts_status get_shape(struct ts_json_parser *p, const cJSON *item, con
     for (const cJSON *e = item->child; e; e = e->next, i++) {
         snprintf(w, sizeof w, "%s[%d]", where, i);
         int64_t x;
-        if (symbols && cJSON_IsString(e)) {
-            if (!ts_json_name_ok(e->valuestring))
-                return ts_diag_set(p->d, TS_ERR_PARSE, p->path, w,
-                                   "a symbol name must be non-empty and free of control characters, got %s",
+        long long num;
+        bool fits;
+        if (symbols && cJSON_IsString(e) && ts_json_int_string(e->valuestring, &num, &fits)) {
+            /* ["2", 3] would otherwise make a symbol named '2'. */
+            char n[64];
+            if (fits) snprintf(n, sizeof n, "%lld", num);
+            else ts_json_clip(e->valuestring, n, sizeof n);
+            return ts_diag_set(p->d, TS_ERR_PARSE, p->path, w,
+                               "\"%s\" is a string: write the number %s for a fixed size, or a symbol name",
+                               ts_json_clip(e->valuestring, got, sizeof got), n);
+        } else if (symbols && cJSON_IsString(e)) {
+            if (!ts_json_symbol_ok(e->valuestring))
+                return ts_diag_set(p->d, TS_ERR_PARSE, p->path, w, TS_JSON_SYMBOL_RULE ", got %s",
                                    ts_json_describe(e, got, sizeof got));
             int sym = ts_graph_find_symbol(p->g, e->valuestring);
             if (sym < 0 && p->g->nsymbols >= TS_JSON_MAX_SYMBOLS)
@@ -95,12 +104,9 @@ static enum ts_status get_shape(struct ts_json_parser *p, const cJSON *item, con
         } else if (ts_json_int(e, &x) && x >= 0) {
             v->dims[i] = (struct ts_dim){.size = x, .sym = -1};
         } else {
-            const char *expect = cJSON_IsNumber(e) && fabs(e->valuedouble) > TS_JSON_MAX_INT
-                                     ? ts_json_int_expected(e)
-                                     : "a non-negative integer";
-            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, w, "expected %s%s, got %s", expect,
+            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, w, "expected a non-negative integer%s, got %s%s",
                                symbols ? " or a symbol name" : " (constants have concrete shapes)",
-                               ts_json_describe(e, got, sizeof got));
+                               ts_json_describe(e, got, sizeof got), ts_json_int_note(e));
         }
     }
     return TS_OK;
@@ -147,9 +153,8 @@ static enum ts_status parse_symbols(struct ts_json_parser *p, const cJSON *syms)
                            ts_json_describe(syms, got, sizeof got));
     for (const cJSON *s = syms->child; s; s = s->next) {
         snprintf(where, sizeof where, "symbols.%s", s->string);
-        if (!ts_json_name_ok(s->string))
-            return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "symbols",
-                               "a symbol name must be non-empty and free of control characters, got \"%s\"",
+        if (!ts_json_symbol_ok(s->string))
+            return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "symbols", TS_JSON_SYMBOL_RULE ", got \"%s\"",
                                ts_json_clip(s->string, got, sizeof got));
         if (p->g->nsymbols >= TS_JSON_MAX_SYMBOLS)
             return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, "symbols", "a graph may name at most %d symbols",
@@ -159,8 +164,8 @@ static enum ts_status parse_symbols(struct ts_json_parser *p, const cJSON *syms)
         int64_t def;
         if (!ts_json_int(s, &def) || def <= 0)
             return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, where,
-                               "the default size must be a positive integer, got %s",
-                               ts_json_describe(s, got, sizeof got));
+                               "the default size must be a positive integer, got %s%s",
+                               ts_json_describe(s, got, sizeof got), ts_json_int_note(s));
         ts_graph_add_symbol(p->g, s->string, def);
     }
     return TS_OK;
@@ -204,10 +209,19 @@ static enum ts_status parse_inputs(struct ts_json_parser *p, const cJSON *inputs
 
 static void free_safetensors(void *ctx) { ts_safetensors_free(ctx); }
 
+/* A file name: non-empty, no control characters (unlike names, a path on
+ * disk need not be UTF-8). */
+static bool path_ok(const char *s) {
+    if (!*s) return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || *s == 127) return false;
+    return true;
+}
+
 static enum ts_status parse_weights(struct ts_json_parser *p, const cJSON *w) {
     char got[128];
     if (!w) return TS_OK;
-    if (!cJSON_IsString(w) || !ts_json_name_ok(w->valuestring))
+    if (!cJSON_IsString(w) || !path_ok(w->valuestring))
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "weights", "expected a file name, got %s",
                            ts_json_describe(w, got, sizeof got));
     if (!p->load_weights)
@@ -229,9 +243,12 @@ static enum ts_status parse_weights(struct ts_json_parser *p, const cJSON *w) {
     ts_graph_on_free(p->g, free_safetensors, st);
     for (int i = 0; i < st->ntensors; i++) {
         const struct ts_st_tensor *t = &st->tensors[i];
-        if (!ts_json_name_ok(t->name))
+        if (!ts_json_name_ok(t->name)) {
+            char q[64];
             return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, "weights",
-                               "tensor %d of %s has an empty name or one with control characters", i, full);
+                               "tensor %d of %s is named \"%s\": a value name must be a non-empty UTF-8 string "
+                               "without control characters", i, full, ts_json_clip(t->name, q, sizeof q));
+        }
         int id;
         TS_TRY(ts_json_define(p, t->name, TS_VALUE_WEIGHT, "weights", "weights tensor", NULL, &id));
         struct ts_value *v = &p->g->values[id];
@@ -265,8 +282,8 @@ static enum ts_status put_element(struct ts_json_parser *p, const cJSON *e, stru
     } else {
         int64_t x;
         if (!ts_json_int(e, &x))
-            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, where, "expected %s for %s data, got %s",
-                               ts_json_int_expected(e), ts_dtype_name(dt), ts_json_describe(e, got, sizeof got));
+            return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, where, "expected an integer for %s data, got %s%s",
+                               ts_dtype_name(dt), ts_json_describe(e, got, sizeof got), ts_json_int_note(e));
         if (dt == TS_I32 && (x < INT32_MIN || x > INT32_MAX))
             return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, where,
                                "%lld is out of range for i32 (-2147483648 to 2147483647)", (long long)x);
@@ -352,8 +369,8 @@ static const char *default_name(struct ts_arena *a, const char *path) {
 }
 
 static enum ts_status parse_graph(struct ts_json_parser *p, const cJSON *root) {
-    static const char *const keys[] = {"format", "version", "name",  "weights", "symbols",
-                                       "inputs", "constants", "nodes", "outputs", NULL};
+    static const char *const keys[] = {"format",  "version", "name",      "metadata", "weights",
+                                       "symbols", "inputs",  "constants", "nodes",    "outputs", NULL};
     char got[128];
     if (!cJSON_IsObject(root))
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "", "the top level must be a JSON object, got %s",
@@ -379,6 +396,12 @@ static enum ts_status parse_graph(struct ts_json_parser *p, const cJSON *root) {
                            "version %lld is not supported: this tessera reads version 1", (long long)v);
     TS_TRY(ts_json_check_keys(p, root, keys, "", "top-level field"));
 
+    /* "metadata" is the exporter's: any object, not read. */
+    const cJSON *metadata = field(root, "metadata");
+    if (metadata && !cJSON_IsObject(metadata))
+        return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "metadata",
+                           "expected an object (its contents are free-form and ignored), got %s",
+                           ts_json_describe(metadata, got, sizeof got));
     const cJSON *name = field(root, "name");
     if (name) {
         const char *s = NULL;
@@ -405,12 +428,21 @@ static enum ts_status parse_text(const char *text, size_t len, const char *path,
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root) return ts_json_syntax_error(text, len, end, path, d);
-    /* cJSON stops after the first value; anything but whitespace after it
-     * (a second object, a stray brace) is a mistake in the file. */
-    size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
-    while (pos < len && (unsigned char)text[pos] <= 32) pos++;
+    /* cJSON stops after the first value, and takes in NULs on the way (raw
+     * ones as whitespace, "\u0000" cutting a string short). A NUL anywhere,
+     * or anything but whitespace after the value (a second object, a stray
+     * brace), is a mistake in the file: the first of them is reported. */
+    char where[64];
+    size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : len, nul;
+    bool escaped;
+    while (pos < len && (unsigned char)text[pos] <= 32 && text[pos]) pos++;
+    if (ts_json_find_nul(text, len, &nul, &escaped) && nul <= pos) {
+        ts_json_line_col(text, nul, where, sizeof where);
+        cJSON_Delete(root);
+        return ts_diag_set(d, TS_ERR_PARSE, path, where, "%s",
+                           escaped ? TS_JSON_ESCAPED_NUL_MSG : TS_JSON_RAW_NUL_MSG);
+    }
     if (pos < len) {
-        char where[64];
         ts_json_line_col(text, pos, where, sizeof where);
         cJSON_Delete(root);
         return ts_diag_set(d, TS_ERR_PARSE, path, where, "invalid JSON: text after the end of the top-level value");

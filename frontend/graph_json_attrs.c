@@ -1,6 +1,6 @@
 /* graph_json_attrs.c — a node's "attrs" object checked against its op's schema
- * (ir/op_table.c), and the small JSON helpers the parser's messages share:
- * describing what was found, reading integers exactly. */
+ * (ir/op_table.c), and the small JSON helpers the parser shares: describing
+ * what was found, reading integers exactly, the rules for names. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +24,37 @@ const char *ts_json_number_str(double x, char *buf, size_t size) {
 }
 
 const char *ts_json_clip(const char *s, char *buf, size_t size) {
-    char tmp[48];
-    size_t n = 0;
-    for (const char *c = s; *c && n < 40; c++) tmp[n++] = (unsigned char)*c < 32 || *c == 127 ? '?' : *c;
-    tmp[n] = 0;
-    snprintf(buf, size, "%s%s", tmp, strlen(s) > 40 ? "..." : "");
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0, used = 0; /* bytes written to buf, bytes of s consumed */
+    if (size < 4) { /* no room for anything useful; callers pass more */
+        if (size) buf[0] = 0;
+        return buf;
+    }
+    while (*p && used < 40) {
+        size_t n = ts_utf8_len(p);
+        char piece[8];
+        size_t len;
+        if (n == 0) {
+            len = (size_t)snprintf(piece, sizeof piece, "\\x%02X", *p);
+            n = 1;
+        } else if (*p < 32 || *p == 127) {
+            piece[0] = '?';
+            len = 1;
+        } else {
+            memcpy(piece, p, n);
+            len = n;
+        }
+        if (o + len + 4 > size) break; /* keep room for "..." and the NUL */
+        memcpy(buf + o, piece, len);
+        o += len;
+        used += n;
+        p += n;
+    }
+    if (*p) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = 0;
     return buf;
 }
 
@@ -57,16 +83,28 @@ bool ts_json_int(const cJSON *item, int64_t *out) {
     return true;
 }
 
-const char *ts_json_int_expected(const cJSON *item) {
-    if (cJSON_IsNumber(item) && fabs(item->valuedouble) > TS_JSON_MAX_INT)
-        return "an integer of magnitude at most 2^53 (larger ones are not exact in JSON)";
-    return "an integer";
+const char *ts_json_int_note(const cJSON *item) {
+    if (cJSON_IsNumber(item) && !(fabs(item->valuedouble) <= TS_JSON_MAX_INT)) return " (" TS_JSON_INT_RULE ")";
+    return "";
 }
 
 bool ts_json_name_ok(const char *s) {
     if (!s || !*s) return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 32 || *s == 127) return false;
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 32 || *c == 127) return false;
+    return ts_utf8_valid(s);
+}
+
+bool ts_json_symbol_ok(const char *s) {
+    return ts_json_name_ok(s) && !(s[0] >= '0' && s[0] <= '9') && !strchr(s, '=');
+}
+
+bool ts_json_int_string(const char *s, long long *value, bool *fits) {
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    size_t n = strspn(digits, "0123456789");
+    if (n == 0 || digits[n]) return false;
+    *fits = n <= 18; /* strtoll cannot overflow */
+    *value = *fits ? strtoll(s, NULL, 10) : 0;
     return true;
 }
 
@@ -129,7 +167,17 @@ static enum ts_status parse_dims(struct ts_graph *g, const char *where, const ch
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         struct ts_dim *dim = &a->dims[i];
         int64_t x;
-        if (cJSON_IsString(e)) {
+        long long num;
+        bool fits;
+        if (cJSON_IsString(e) && ts_json_int_string(e->valuestring, &num, &fits)) {
+            char n[64];
+            if (fits) snprintf(n, sizeof n, "%lld", num);
+            else ts_json_clip(e->valuestring, n, sizeof n);
+            return ts_diag_set(d, TS_ERR_GRAPH, g->path, where,
+                               "attribute '%s': element %d is the string \"%s\": write the number %s for a fixed "
+                               "size, or a symbol name",
+                               name, i, ts_json_clip(e->valuestring, got, sizeof got), n);
+        } else if (cJSON_IsString(e)) {
             int sym = ts_graph_find_symbol(g, e->valuestring);
             if (sym < 0)
                 return ts_diag_set(d, TS_ERR_GRAPH, g->path, where,
@@ -148,8 +196,8 @@ static enum ts_status parse_dims(struct ts_graph *g, const char *where, const ch
             dim->sym = -1;
         } else {
             return ts_diag_set(d, TS_ERR_GRAPH, g->path, where,
-                               "attribute '%s': element %d must be an integer >= -1 or a symbol name, got %s",
-                               name, i, ts_json_describe(e, got, sizeof got));
+                               "attribute '%s': element %d must be an integer >= -1 or a symbol name, got %s%s",
+                               name, i, ts_json_describe(e, got, sizeof got), ts_json_int_note(e));
         }
     }
     return TS_OK;
@@ -167,8 +215,8 @@ static enum ts_status parse_one(struct ts_graph *g, const char *where, const str
         break;
     case TS_ATTR_INT:
         if (!ts_json_int(v, &a->i))
-            return ts_diag_set(d, TS_ERR_GRAPH, g->path, where, "attribute '%s' must be %s, got %s", name,
-                               ts_json_int_expected(v), ts_json_describe(v, got, sizeof got));
+            return ts_diag_set(d, TS_ERR_GRAPH, g->path, where, "attribute '%s' must be an integer, got %s%s", name,
+                               ts_json_describe(v, got, sizeof got), ts_json_int_note(v));
         break;
     case TS_ATTR_BOOL:
         if (!cJSON_IsBool(v)) goto wrong_type;
@@ -191,8 +239,9 @@ static enum ts_status parse_one(struct ts_graph *g, const char *where, const str
         a->n = len;
         for (const cJSON *e = v->child; e; e = e->next, i++)
             if (!ts_json_int(e, &a->ints[i]))
-                return ts_diag_set(d, TS_ERR_GRAPH, g->path, where, "attribute '%s': element %d must be %s, got %s",
-                                   name, i, ts_json_int_expected(e), ts_json_describe(e, got, sizeof got));
+                return ts_diag_set(d, TS_ERR_GRAPH, g->path, where,
+                                   "attribute '%s': element %d must be an integer, got %s%s", name, i,
+                                   ts_json_describe(e, got, sizeof got), ts_json_int_note(e));
         break;
     }
     case TS_ATTR_DIMS:

@@ -1,7 +1,8 @@
 /* graph_json_syntax.c — turns "cJSON refused this text" into a message a user
  * can act on: "line 3, column 17: expected ',' or '}' after an object member".
  * cJSON only says where it gave up, so a small scanner that accepts what cJSON
- * accepts re-reads the text to find the first fault and name what was expected. */
+ * accepts re-reads the text to find the first fault and name what was expected;
+ * ts_json_find_nul finds the NULs cJSON lets through. */
 #include <string.h>
 
 #include "internal.h"
@@ -237,4 +238,29 @@ enum ts_status ts_json_syntax_error(const char *text, size_t len, const char *cj
                            sc.expected);
     return ts_diag_set(d, TS_ERR_PARSE, path, where, "invalid JSON: expected %s, got %s", sc.expected,
                        token_str(sc.s, len, sc.err_pos, got, sizeof got));
+}
+
+bool ts_json_find_nul(const char *text, size_t len, size_t *pos, bool *escaped) {
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == 0) {
+            *pos = i;
+            *escaped = false;
+            return true;
+        }
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c == '\\' && i + 1 < len && text[i + 1]) {
+            if (len - i >= 6 && memcmp(text + i + 1, "u0000", 5) == 0) {
+                *pos = i;
+                *escaped = true;
+                return true;
+            }
+            i++; /* the escaped character: "\\" and "\"" end nothing */
+        }
+    }
+    return false;
 }

@@ -32,25 +32,6 @@ struct st_entry {
     struct ts_st_tensor t;
 };
 
-/* Length of the valid UTF-8 sequence at p (no overlongs, surrogates or code
- * points past U+10FFFF), or 0. */
-static size_t st_utf8_len(const unsigned char *p) {
-    unsigned n;
-    uint32_t cp;
-    if (p[0] < 0x80) return 1;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) { n = 1; cp = p[0] & 0x1Fu; }
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF) { n = 2; cp = p[0] & 0x0Fu; }
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4) { n = 3; cp = p[0] & 0x07u; }
-    else return 0;
-    for (unsigned i = 1; i <= n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the NUL */
-        cp = cp << 6 | (p[i] & 0x3Fu);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n + 1;
-}
-
 /* Writes s into buf for a one-line message: control bytes and bytes that are
  * not UTF-8 become \xNN, and a long string is cut with "...". Names and
  * dtypes come from the file, so they may hold anything. */
@@ -58,7 +39,7 @@ static const char *st_quote(const char *s, char *buf, size_t size) {
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     while (*p) {
-        size_t n = st_utf8_len(p);
+        size_t n = ts_utf8_len(p);
         bool escape = n == 0 || *p < 0x20 || *p == 0x7F;
         if (o + (escape ? 4 : n) + 4 > size) { /* keep room for "..." and the NUL */
             memcpy(buf + o, "...", 3);
@@ -435,9 +416,18 @@ enum ts_status ts_safetensors_parse(const void *buf, size_t size, const char *pa
         st = ts_diag_set(d, TS_ERR_PARSE, path, where, "%s", why.what);
     } else {
         /* The reference writer pads the header with spaces to a multiple of 8. */
-        size_t pos = (size_t)(end - text);
+        size_t pos = (size_t)(end - text), nul;
+        bool escaped;
         while (pos < hlen && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) pos++;
-        if (pos < hlen)
+        /* cJSON cuts a name at "\u0000" or a raw NUL ("w\u0000x" would be
+         * read as "w"); after the object, the padding check names the byte. */
+        if (ts_json_find_nul(text, (size_t)(end - text), &nul, &escaped)) {
+            char where[96];
+            ts_json_line_col(text, nul, where + 8, sizeof where - 8);
+            memcpy(where, "header, ", 8);
+            st = ts_diag_set(d, TS_ERR_PARSE, path, where, "%s",
+                             escaped ? TS_JSON_ESCAPED_NUL_MSG : TS_JSON_RAW_NUL_MSG);
+        } else if (pos < hlen)
             st = ts_diag_set(d, TS_ERR_PARSE, path, "header",
                              "unexpected byte 0x%02X after the JSON object at byte %zu (only spaces may pad the header)",
                              (unsigned char)text[pos], 8 + pos);

@@ -1,7 +1,10 @@
 /* safetensors_write.c — writes tensors as a safetensors file, the way the
  * reference implementation lays it out (compact JSON header padded with spaces
- * to a multiple of 8, data contiguous in the order given), and atomically: a
- * temporary file beside the target is synced and renamed over it. */
+ * to a multiple of 8, data contiguous in the order given). A file is replaced
+ * atomically: a temporary file beside it is synced and renamed over it (a
+ * symbolic link is followed to the file it names, and stays a link). A
+ * device, FIFO or socket (/dev/null, /dev/stdout) is written straight through,
+ * never replaced. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include "frontend/frontend.h"
+#include "internal.h"
 
 /* A growing byte buffer for the header. */
 struct sw_buf {
@@ -64,30 +68,6 @@ static void sw_put_json_string(struct sw_buf *b, const char *s) {
     sw_put(b, "\"", 1);
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF): a
- * header is JSON, and JSON readers other than cJSON refuse anything else. */
-static bool sw_utf8_ok(const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p, n;
-        uint32_t cp;
-        if (c < 0x80) { p++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return false;
-        for (unsigned i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80) return false; /* also stops at the NUL */
-            cp = cp << 6 | (p[i] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
-    }
-    return true;
-}
-
 static int sw_cmp_name(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -100,7 +80,7 @@ static enum ts_status sw_header(const char *path, int n, const char *const *name
         const char *name = names[i];
         if (!name) return ts_diag_set(d, TS_ERR_IO, path, "", "cannot write tensor %d: it has no name", i);
         snprintf(where, sizeof where, "tensor '%.200s'", name);
-        if (!sw_utf8_ok(name))
+        if (!ts_utf8_valid(name)) /* a header is JSON: readers other than cJSON refuse anything else */
             return ts_diag_set(d, TS_ERR_IO, path, where, "cannot write: the name is not valid UTF-8");
         if (strcmp(name, "__metadata__") == 0)
             return ts_diag_set(d, TS_ERR_IO, path, where, "cannot write: the name is reserved for metadata");
@@ -194,67 +174,221 @@ static mode_t sw_mode(const char *path) {
     return 0666 & ~mask;
 }
 
-enum ts_status ts_safetensors_write(const char *path, int n, const char *const *names,
-                                    const struct ts_tensor *tensors, struct ts_diag *d) {
-    if (n < 0) return ts_diag_set(d, TS_ERR_IO, path, "", "cannot write %d tensors", n);
-    struct sw_buf h = {0};
-    enum ts_status st = sw_header(path, n, names, tensors, &h, d);
-    if (st != TS_OK) {
-        free(h.p);
-        return st;
-    }
+/* What writing to a path means. */
+struct sw_target {
+    char *file;   /* the file to replace or write through (malloc'd) */
+    bool through; /* an existing device, FIFO or socket: written in place */
+};
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
-        free(h.p);
-        return ts_diag_set(d, TS_ERR_NOMEM, path, "", "cannot allocate a temporary name");
+/* The directory part of path ("." when it has none), malloc'd. */
+static char *sw_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* Where a dangling symbolic link leads: its chain of links followed to the
+ * first path that does not exist, which writing creates if its directory is
+ * there. */
+static enum ts_status sw_follow_dangling(const char *path, char **out, struct ts_diag *d) {
+    char *cur = strdup(path);
+    for (int hops = 0; cur && hops < 40; hops++) { /* 40: Linux's own limit on a chain */
+        struct stat sb;
+        if (lstat(cur, &sb) != 0) {
+            int err = errno;
+            char *dir = sw_dirname(cur);
+            bool dir_ok = dir && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+            free(dir);
+            if (err == ENOENT && dir_ok) {
+                *out = cur;
+                return TS_OK;
+            }
+            enum ts_status st = ts_diag_set(d, TS_ERR_IO, path, "",
+                                            "is a symbolic link to '%.300s', which cannot be created: %s", cur,
+                                            err == ENOENT ? "its directory does not exist" : strerror(err));
+            free(cur);
+            return st;
+        }
+        if (!S_ISLNK(sb.st_mode)) { /* created meanwhile: write to it as to any existing file */
+            *out = cur;
+            return TS_OK;
+        }
+        size_t cap = (size_t)sb.st_size + 2; /* one byte more than the link says: a link that grew shows */
+        char *link = malloc(cap);
+        ssize_t n = link ? readlink(cur, link, cap) : -1;
+        if (n < 0 || (size_t)n >= cap) {
+            int err = n < 0 && link ? errno : EAGAIN;
+            free(link);
+            free(cur);
+            return ts_diag_set(d, TS_ERR_IO, path, "", "cannot read the symbolic link: %s", strerror(err));
+        }
+        link[n] = '\0';
+        char *next = NULL;
+        if (link[0] == '/') {
+            next = link;
+        } else { /* relative to the directory the link is in */
+            char *dir = sw_dirname(cur);
+            size_t size = dir ? strlen(dir) + (size_t)n + 2 : 0;
+            next = dir ? malloc(size) : NULL;
+            if (next) snprintf(next, size, "%s/%s", dir, link);
+            free(dir);
+            free(link);
+        }
+        free(cur);
+        cur = next;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    if (!cur) return ts_diag_set(d, TS_ERR_NOMEM, path, "", "out of memory following the symbolic link");
+    free(cur);
+    return ts_diag_set(d, TS_ERR_IO, path, "", "cannot follow the symbolic link: %s", strerror(ELOOP));
+}
+
+/* Decides how to write path: replace the regular file it is or leads to (or
+ * create one), or write through an existing device, FIFO or socket. Refuses a
+ * directory. */
+static enum ts_status sw_resolve(const char *path, struct sw_target *t, struct ts_diag *d) {
+    struct stat sb;
+    t->file = NULL;
+    t->through = false;
+    if (lstat(path, &sb) != 0) {
+        /* Nothing there (or nothing we may see): create it; a missing
+         * directory is reported when the temporary file cannot be made. */
+        t->file = strdup(path);
+    } else if (S_ISLNK(sb.st_mode)) {
+        if (stat(path, &sb) != 0) {
+            if (errno != ENOENT)
+                return ts_diag_set(d, TS_ERR_IO, path, "", "cannot follow the symbolic link: %s", strerror(errno));
+            return sw_follow_dangling(path, &t->file, d);
+        }
+        if (S_ISDIR(sb.st_mode))
+            return ts_diag_set(d, TS_ERR_IO, path, "", "is a directory (through a symbolic link)");
+        if (!S_ISREG(sb.st_mode)) {
+            /* /dev/stdout leads to /proc/self/fd/1 and on to "pipe:[N]", a
+             * name no path resolves: open the link itself. */
+            t->through = true;
+            t->file = strdup(path);
+        } else {
+            t->file = realpath(path, NULL); /* replace the file, keep the link */
+            if (!t->file)
+                return ts_diag_set(d, TS_ERR_IO, path, "", "cannot resolve the symbolic link: %s", strerror(errno));
+        }
+    } else if (S_ISDIR(sb.st_mode)) {
+        return ts_diag_set(d, TS_ERR_IO, path, "", "is a directory");
+    } else {
+        t->through = !S_ISREG(sb.st_mode);
+        t->file = strdup(path);
+    }
+    if (!t->file) return ts_diag_set(d, TS_ERR_NOMEM, path, "", "out of memory");
+    return TS_OK;
+}
+
+/* The 8-byte length, the header, then each tensor's bytes, in order. */
+static bool sw_write_contents(int fd, const struct sw_buf *h, int n, const struct ts_tensor *tensors) {
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h->len >> (8 * i)); /* little-endian */
+    if (!(sw_write_all(fd, len8, 8) && sw_write_all(fd, h->p, h->len))) return false;
+    for (int i = 0; i < n; i++)
+        if (!sw_write_all(fd, tensors[i].data, tensors[i].nbytes)) return false;
+    return true;
+}
+
+/* Writes into an existing device, FIFO or socket as it is: no temporary file,
+ * no truncation, no rename (which would put a regular file in its place).
+ * *regular is set instead when the path turns out to hold a regular file
+ * after all (replaced since it was looked at): that one is replaced. */
+static enum ts_status sw_write_through(const char *path, const char *file, const struct sw_buf *h, int n,
+                                       const struct ts_tensor *tensors, bool *regular, struct ts_diag *d) {
+    *regular = false;
+    int fd = open(file, O_WRONLY | O_CLOEXEC | O_NOCTTY); /* a FIFO waits here for its reader */
+    if (fd < 0) return ts_diag_set(d, TS_ERR_IO, path, "", "cannot open for writing: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        close(fd);
+        *regular = true;
+        return TS_OK;
+    }
+    const char *step = NULL;
+    int err = 0;
+    if (!sw_write_contents(fd, h, n, tensors)) {
+        step = "write";
+        err = errno;
+    }
+    if (close(fd) != 0 && !step) {
+        step = "close";
+        err = errno;
+    }
+    if (step) return ts_diag_set(d, TS_ERR_IO, path, "", "cannot %s: %s", step, strerror(err));
+    return TS_OK;
+}
+
+/* Writes a temporary file beside 'file', syncs it and renames it over file:
+ * on any error the temporary file goes and file is untouched. */
+static enum ts_status sw_write_atomic(const char *path, const char *file, const struct sw_buf *h, int n,
+                                      const struct ts_tensor *tensors, struct ts_diag *d) {
+    size_t flen = strlen(file);
+    char *tmp = malloc(flen + sizeof ".tmp.XXXXXX");
+    if (!tmp) return ts_diag_set(d, TS_ERR_NOMEM, path, "", "cannot allocate a temporary name");
+    memcpy(tmp, file, flen);
+    memcpy(tmp + flen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(tmp); /* in the target's directory, so rename stays atomic */
     if (fd < 0) {
         int err = errno;
-        free(h.p);
         free(tmp);
         return ts_diag_set(d, TS_ERR_IO, path, "", "cannot create a temporary file beside it: %s", strerror(err));
     }
 
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i)); /* little-endian */
     /* Each step names itself for the message; the first failure stops the rest. */
     const char *step = NULL;
     int err = 0;
-    if (fchmod(fd, sw_mode(path)) != 0) step = "set the mode of the temporary file";
-    if (!step && !(sw_write_all(fd, len8, 8) && sw_write_all(fd, h.p, h.len))) step = "write the temporary file";
-    for (int i = 0; !step && i < n; i++)
-        if (!sw_write_all(fd, tensors[i].data, tensors[i].nbytes)) step = "write the temporary file";
+    if (fchmod(fd, sw_mode(file)) != 0) step = "set the mode of the temporary file";
+    if (!step && !sw_write_contents(fd, h, n, tensors)) step = "write the temporary file";
     if (!step && fsync(fd) != 0) step = "sync the temporary file";
     if (step) err = errno;
     if (close(fd) != 0 && !step) {
         err = errno;
         step = "close the temporary file";
     }
-    if (!step && rename(tmp, path) != 0) {
+    if (!step && rename(tmp, file) != 0) {
         err = errno;
         step = "rename the temporary file over it";
     }
-    bool ok = step == NULL;
-    if (!ok) {
+    enum ts_status st = TS_OK;
+    if (step) {
         unlink(tmp); /* the target, if any, is untouched */
         st = ts_diag_set(d, TS_ERR_IO, path, "", "cannot %s: %s", step, strerror(err));
     } else {
         /* Sync the directory so the rename itself survives a crash; a failure
          * here (some filesystems refuse) does not undo a complete write. */
-        char *slash = strrchr(tmp, '/');
-        if (slash) *slash = '\0';
-        int dfd = open(slash ? (tmp[0] ? tmp : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char *dir = sw_dirname(tmp);
+        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         if (dfd >= 0) {
             fsync(dfd);
             close(dfd);
         }
+        free(dir);
     }
-    free(h.p);
     free(tmp);
+    return st;
+}
+
+enum ts_status ts_safetensors_write(const char *path, int n, const char *const *names,
+                                    const struct ts_tensor *tensors, struct ts_diag *d) {
+    if (n < 0) return ts_diag_set(d, TS_ERR_IO, path, "", "cannot write %d tensors", n);
+    struct sw_buf h = {0};
+    struct sw_target t = {0};
+    enum ts_status st = sw_header(path, n, names, tensors, &h, d);
+    if (st == TS_OK) st = sw_resolve(path, &t, d);
+    bool regular = !t.through;
+    if (st == TS_OK && t.through) {
+        st = sw_write_through(path, t.file, &h, n, tensors, &regular, d);
+        char *real = st == TS_OK && regular ? realpath(t.file, NULL) : NULL;
+        if (real) { /* replaced by a file since: replace that file, not a link to it */
+            free(t.file);
+            t.file = real;
+        }
+    }
+    if (st == TS_OK && regular) st = sw_write_atomic(path, t.file, &h, n, tensors, d);
+    free(t.file);
+    free(h.p);
     return st;
 }

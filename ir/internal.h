@@ -30,4 +30,16 @@ enum ts_status ts_node_need_inputs(struct ts_graph *g, struct ts_node *n, int co
 /* Input i of node n as a concrete shape (rank returned, dims into out). */
 int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, int64_t *out);
 
+/* How a shape rule's message names input i of node n, whose role in FORMAT.md's
+ * op table is 'role' ("x", "k", "weight" ...). Quotes always hold a value name,
+ * as they do everywhere else in tessera's messages:
+ *   input 'k'            the value is named after its role
+ *   'keys' (input k)     otherwise: the name, then the role (as "node 'attn' (attention)")
+ *   input k              the input is omitted, so it has no name
+ * Writes into buf (TS_IN_LABEL_SIZE bytes is enough for names up to ~160
+ * characters; longer ones are cut) and returns it. */
+#define TS_IN_LABEL_SIZE 192
+const char *ts_node_in_label(const struct ts_graph *g, const struct ts_node *n, int i, const char *role,
+                             char *buf, size_t size);
+
 #endif

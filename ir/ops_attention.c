@@ -20,55 +20,47 @@ static double attn_scale(const struct ts_node *n, int64_t d) {
 enum ts_status ts_shape_attention(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     int64_t dims[4][TS_MAX_RANK];
     struct ts_value *v[4];
-    char buf[160];
+    char buf[160], label[4][TS_IN_LABEL_SIZE];
+    for (int i = 0; i < 4; i++) ts_node_in_label(g, n, i, roles[i], label[i], sizeof label[i]);
     for (int i = 0; i < 4; i++) {
-        v[i] = i < n->ninputs ? ts_node_in(g, n, i) : NULL;
+        v[i] = ts_node_in(g, n, i);
         if (!v[i]) {
             if (i < 3)
-                return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input '%s' is omitted; it is required",
-                                    roles[i]);
+                return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s is omitted: attention needs it",
+                                    label[i]);
             continue;
         }
         int rank = ts_node_in_dims(g, n, i, dims[i]);
         if (!ts_dtype_is_float(v[i]->dtype))
-            return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input '%s' ('%s') has dtype %s, expected a float dtype", roles[i],
-                                v[i]->name, ts_dtype_name(v[i]->dtype));
+            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, expected a float dtype",
+                                label[i], ts_dtype_name(v[i]->dtype));
         if (v[i]->dtype != v[0]->dtype)
-            return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input '%s' ('%s') has dtype %s, but 'q' ('%s') has %s", roles[i],
-                                v[i]->name, ts_dtype_name(v[i]->dtype), v[0]->name,
-                                ts_dtype_name(v[0]->dtype));
+            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, but %s has %s", label[i],
+                                ts_dtype_name(v[i]->dtype), label[0], ts_dtype_name(v[0]->dtype));
         if (i < 3 && rank != 4)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input '%s' ('%s') has rank %d, expected 4 ([batch, heads, seq, "
-                                "head_dim])",
-                                roles[i], v[i]->name, rank);
+                                "%s has rank %d, expected 4 ([batch, heads, seq, head_dim])",
+                                label[i], rank);
     }
     const int64_t *q = dims[0], *k = dims[1], *vv = dims[2];
     if (k[0] != q[0] || vv[0] != q[0]) {
         int i = k[0] != q[0] ? 1 : 2;
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input '%s' ('%s') has batch %lld, but 'q' ('%s') has batch %lld",
-                            roles[i], v[i]->name, (long long)dims[i][0], v[0]->name,
-                            (long long)q[0]);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has batch %lld, but %s has batch %lld",
+                            label[i], (long long)dims[i][0], label[0], (long long)q[0]);
     }
     /* hkv == 0 divides only hq == 0 (an empty output), and never by zero. */
     if (k[1] == 0 ? q[1] != 0 : q[1] % k[1] != 0)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'k' ('%s') has %lld heads, which does not divide the %lld heads "
-                            "of 'q' ('%s')",
-                            v[1]->name, (long long)k[1], (long long)q[1], v[0]->name);
+                            "%s has %lld heads, which does not divide the %lld heads of %s",
+                            label[1], (long long)k[1], (long long)q[1], label[0]);
     if (k[3] != q[3])
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'k' ('%s') has head_dim %lld, but 'q' ('%s') has %lld",
-                            v[1]->name, (long long)k[3], v[0]->name, (long long)q[3]);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has head_dim %lld, but %s has %lld",
+                            label[1], (long long)k[3], label[0], (long long)q[3]);
     if (vv[1] != k[1] || vv[2] != k[2])
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'v' ('%s') has shape %s, expected %lld heads and %lld keys as "
-                            "'k' ('%s')",
-                            v[2]->name, ts_value_shape_str(g, v[2], buf, sizeof buf),
-                            (long long)k[1], (long long)k[2], v[1]->name);
+                            "%s has shape %s, expected %lld heads and %lld keys as %s", label[2],
+                            ts_value_shape_str(g, v[2], buf, sizeof buf), (long long)k[1],
+                            (long long)k[2], label[1]);
     if (!isfinite(attn_scale(n, q[3])))
         return ts_diag_node(d, g, n, TS_ERR_GRAPH, "scale %g must be finite", attn_scale(n, q[3]));
     int64_t out[4] = {q[0], q[1], q[2], vv[3]};
@@ -81,9 +73,9 @@ enum ts_status ts_shape_attention(struct ts_graph *g, struct ts_node *n, struct 
         if (!ok) {
             char fs[160];
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input 'mask' ('%s') of shape %s does not broadcast to %s "
-                                "([batch, q heads, q seq, k seq])",
-                                v[3]->name, ts_value_shape_str(g, v[3], buf, sizeof buf),
+                                "%s of shape %s does not broadcast to %s ([batch, q heads, q seq, "
+                                "k seq])",
+                                label[3], ts_value_shape_str(g, v[3], buf, sizeof buf),
                                 ts_dims_str(4, full, fs, sizeof fs));
         }
     }

@@ -285,9 +285,10 @@ enum ts_status ts_ref_cast(const struct ts_graph *g, const struct ts_node *n,
 enum ts_status ts_shape_where(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     TS_TRY(ts_node_need_inputs(g, n, 3, d));
     const struct ts_value *v[3] = {ts_node_in(g, n, 0), ts_node_in(g, n, 1), ts_node_in(g, n, 2)};
+    char cond[TS_IN_LABEL_SIZE];
     if (v[0]->dtype != TS_BOOL)
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "cond '%s' has dtype %s: where takes a bool condition",
-                            v[0]->name, ts_dtype_name(v[0]->dtype));
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s: where takes a bool condition",
+                            ts_node_in_label(g, n, 0, "cond", cond, sizeof cond), ts_dtype_name(v[0]->dtype));
     if (v[1]->dtype != v[2]->dtype)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
                             "inputs '%s' (%s) and '%s' (%s) differ in dtype: where takes one "

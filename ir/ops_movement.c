@@ -8,11 +8,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *in_name(const struct ts_graph *g, const struct ts_node *n, int i) {
-    const struct ts_value *v = ts_node_in(g, n, i);
-    return v ? v->name : "";
-}
-
 /* a * b into *out; false on overflow (sizes come from user input). */
 static bool mul_ok(int64_t a, int64_t b, int64_t *out) {
     return !__builtin_mul_overflow(a, b, out);
@@ -38,10 +33,10 @@ static void copy_elems(struct ts_tensor *dst, int64_t di, const struct ts_tensor
 static enum ts_status axis_of(struct ts_graph *g, struct ts_node *n, const char *role, int rank,
                               int *axis, struct ts_diag *d) {
     int64_t a = ts_node_attr(n, "axis")->i;
+    char x[TS_IN_LABEL_SIZE];
     if (!ts_axis_normalize(a, rank, axis))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "axis %lld is out of range for input '%s' ('%s') of rank %d",
-                            (long long)a, role, in_name(g, n, 0), rank);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "axis %lld is out of range for %s of rank %d",
+                            (long long)a, ts_node_in_label(g, n, 0, role, x, sizeof x), rank);
     return TS_OK;
 }
 
@@ -55,29 +50,38 @@ static int ref_axis(const struct ts_node *n, int rank) {
 
 /* ---- transpose ---------------------------------------------------------- */
 
+/* perm with its entries normalized (an entry may count from the end, like any
+ * axis); false unless it names each of the rank axes exactly once. */
+static bool perm_axes(const struct ts_attr *perm, int rank, int *axes) {
+    bool seen[TS_MAX_RANK] = {false};
+    if (perm->n != rank) return false;
+    for (int i = 0; i < rank; i++) {
+        if (!ts_axis_normalize(perm->ints[i], rank, &axes[i]) || seen[axes[i]]) return false;
+        seen[axes[i]] = true;
+    }
+    return true;
+}
+
 enum ts_status ts_shape_transpose(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     int64_t dims[TS_MAX_RANK], out[TS_MAX_RANK];
-    int rank = ts_node_in_dims(g, n, 0, dims);
+    int rank = ts_node_in_dims(g, n, 0, dims), axes[TS_MAX_RANK];
     const struct ts_attr *perm = ts_node_attr(n, "perm");
-    bool seen[TS_MAX_RANK] = {false};
-    bool ok = perm->n == rank;
-    for (int i = 0; ok && i < rank; i++) {
-        int64_t p = perm->ints[i];
-        ok = p >= 0 && p < rank && !seen[p];
-        if (ok) seen[p] = true;
-    }
-    if (!ok) {
-        char buf[128];
+    if (!perm_axes(perm, rank, axes)) {
+        char buf[128], x[TS_IN_LABEL_SIZE];
         ts_dims_str(perm->n, perm->ints, buf, sizeof buf);
+        ts_node_in_label(g, n, 0, "x", x, sizeof x);
         if (rank == 0)
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH,
-                                "perm %s must be empty for input 'x' ('%s') of rank 0", buf,
-                                in_name(g, n, 0));
+            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "perm %s must be empty for %s of rank 0",
+                                buf, x);
+        if (perm->n != rank)
+            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "perm %s has length %d, but %s has rank %d",
+                                buf, perm->n, x, rank);
         return ts_diag_node(d, g, n, TS_ERR_GRAPH,
-                            "perm %s is not a permutation of 0..%d (input 'x' ('%s') has rank %d)",
-                            buf, rank - 1, in_name(g, n, 0), rank);
+                            "perm %s does not name each axis of %s of rank %d exactly once (the "
+                            "axes are 0..%d, or -%d..-1 counting from the end)",
+                            buf, x, rank, rank - 1, rank);
     }
-    for (int i = 0; i < rank; i++) out[i] = dims[perm->ints[i]];
+    for (int i = 0; i < rank; i++) out[i] = dims[axes[i]];
     struct ts_value *x = ts_node_in(g, n, 0);
     ts_value_set_shape(ts_node_out(g, n, 0), x->dtype, rank, out);
     return TS_OK;
@@ -90,9 +94,9 @@ enum ts_status ts_ref_transpose(const struct ts_graph *g, const struct ts_node *
     (void)d;
     const struct ts_tensor *x = in[0];
     struct ts_tensor *y = out[0];
-    const struct ts_attr *perm = ts_node_attr(n, "perm");
-    int rank = x->rank;
-    TS_ASSERT(perm->n == rank && y->rank == rank && y->dtype == x->dtype);
+    int rank = x->rank, axes[TS_MAX_RANK];
+    bool ok = perm_axes(ts_node_attr(n, "perm"), rank, axes); /* the shape rule checked it */
+    TS_ASSERT(ok && y->rank == rank && y->dtype == x->dtype);
     if (y->numel == 0) return TS_OK;
     int64_t xs[TS_MAX_RANK], idx[TS_MAX_RANK] = {0};
     ts_shape_strides(rank, x->dims, xs);
@@ -100,7 +104,7 @@ enum ts_status ts_ref_transpose(const struct ts_graph *g, const struct ts_node *
     int64_t o = 0;
     do {
         int64_t src = 0;
-        for (int i = 0; i < rank; i++) src += idx[i] * xs[perm->ints[i]];
+        for (int i = 0; i < rank; i++) src += idx[i] * xs[axes[i]];
         copy_elems(y, o++, x, src, 1);
     } while (ts_index_next(rank, y->dims, idx));
     return TS_OK;
@@ -144,8 +148,9 @@ enum ts_status ts_shape_reshape(struct ts_graph *g, struct ts_node *n, struct ts
                                 "shape has more elements than fit in 64 bits");
     }
     int64_t numel = ts_value_numel(x);
-    char xs[160];
+    char xs[160], xl[TS_IN_LABEL_SIZE];
     ts_value_shape_str(g, x, xs, sizeof xs);
+    ts_node_in_label(g, n, 0, "x", xl, sizeof xl);
     if (infer >= 0) {
         /* As numpy: -1 cannot be inferred beside a zero-size dim. */
         if (known == 0)
@@ -153,17 +158,16 @@ enum ts_status ts_shape_reshape(struct ts_graph *g, struct ts_node *n, struct ts
                                 "cannot infer the -1 in shape beside a dim of size 0");
         if (numel % known != 0)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "cannot infer the -1 in shape: input 'x' ('%s') of shape %s has "
-                                "%lld elements, not a multiple of %lld",
-                                x->name, xs, (long long)numel, (long long)known);
+                                "cannot infer the -1 in shape: %s of shape %s has %lld elements, "
+                                "not a multiple of %lld",
+                                xl, xs, (long long)numel, (long long)known);
         out[infer] = numel / known;
     } else if (known != numel) {
         char os[160];
         ts_dims_str(shape->n, out, os, sizeof os);
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "cannot reshape input 'x' ('%s') of shape %s (%lld elements) into %s "
-                            "(%lld elements)",
-                            x->name, xs, (long long)numel, os, (long long)known);
+                            "cannot reshape %s of shape %s (%lld elements) into %s (%lld elements)",
+                            xl, xs, (long long)numel, os, (long long)known);
     }
     ts_value_set_shape(ts_node_out(g, n, 0), x->dtype, shape->n, out);
     return TS_OK;
@@ -240,8 +244,8 @@ enum ts_status ts_shape_concat(struct ts_graph *g, struct ts_node *n, struct ts_
     int64_t first[TS_MAX_RANK], dims[TS_MAX_RANK];
     for (int i = 0; i < n->ninputs; i++)
         if (!ts_node_in(g, n, i))
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH,
-                                "input x%d is omitted; concat needs them all", i + 1);
+            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input x%d is omitted: concat needs them all",
+                                i + 1);
     struct ts_value *x1 = ts_node_in(g, n, 0);
     int rank = ts_node_in_dims(g, n, 0, first), axis;
     TS_TRY(axis_of(g, n, "x1", rank, &axis, d));
@@ -249,19 +253,20 @@ enum ts_status ts_shape_concat(struct ts_graph *g, struct ts_node *n, struct ts_
     for (int i = 1; i < n->ninputs; i++) {
         struct ts_value *xi = ts_node_in(g, n, i);
         int ri = ts_node_in_dims(g, n, i, dims);
-        char s1[160], si[160];
+        char s1[160], si[160], l1[TS_IN_LABEL_SIZE], li[TS_IN_LABEL_SIZE], role[16];
+        snprintf(role, sizeof role, "x%d", i + 1);
+        ts_node_in_label(g, n, 0, "x1", l1, sizeof l1);
+        ts_node_in_label(g, n, i, role, li, sizeof li);
         if (xi->dtype != x1->dtype)
-            return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input x%d ('%s') has dtype %s, but x1 ('%s') has %s", i + 1,
-                                xi->name, ts_dtype_name(xi->dtype), x1->name,
-                                ts_dtype_name(x1->dtype));
+            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, but %s has %s", li,
+                                ts_dtype_name(xi->dtype), l1, ts_dtype_name(x1->dtype));
         bool ok = ri == rank;
         for (int k = 0; ok && k < rank; k++) ok = k == axis || dims[k] == first[k];
         if (!ok)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input x%d ('%s') has shape %s, which does not match x1 ('%s') of "
-                                "shape %s outside axis %d",
-                                i + 1, xi->name, ts_value_shape_str(g, xi, si, sizeof si), x1->name,
+                                "%s has shape %s, which does not match %s of shape %s outside "
+                                "axis %d",
+                                li, ts_value_shape_str(g, xi, si, sizeof si), l1,
                                 ts_value_shape_str(g, x1, s1, sizeof s1), axis);
         if (__builtin_add_overflow(total, dims[axis], &total))
             return ts_diag_node(d, g, n, TS_ERR_SHAPE, "the concatenated axis overflows 64 bits");
@@ -312,10 +317,11 @@ enum ts_status ts_shape_split(struct ts_graph *g, struct ts_node *n, struct ts_d
                                 (long long)sizes->ints[i]);
         if (__builtin_add_overflow(sum, sizes->ints[i], &sum)) fits = false;
     }
+    char x[TS_IN_LABEL_SIZE];
     if (!fits || sum != dims[axis])
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "sizes %s do not sum to %lld, the size of axis %d of input 'x' ('%s')",
-                            buf, (long long)dims[axis], axis, in_name(g, n, 0));
+                            "sizes %s do not sum to %lld, the size of axis %d of %s", buf,
+                            (long long)dims[axis], axis, ts_node_in_label(g, n, 0, "x", x, sizeof x));
     enum ts_dtype dt = ts_node_in(g, n, 0)->dtype;
     for (int i = 0; i < n->noutputs; i++) {
         dims[axis] = sizes->ints[i];
@@ -350,15 +356,12 @@ enum ts_status ts_shape_gather(struct ts_graph *g, struct ts_node *n, struct ts_
     int64_t td[TS_MAX_RANK], id[TS_MAX_RANK], out[TS_MAX_RANK];
     struct ts_value *table = ts_node_in(g, n, 0), *indices = ts_node_in(g, n, 1);
     int tr = ts_node_in_dims(g, n, 0, td), ir = ts_node_in_dims(g, n, 1, id), axis;
+    char label[TS_IN_LABEL_SIZE];
     if (indices->dtype != TS_I32 && indices->dtype != TS_I64)
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'indices' ('%s') has dtype %s, expected i32 or i64",
-                            indices->name, ts_dtype_name(indices->dtype));
-    int64_t a = ts_node_attr(n, "axis")->i;
-    if (!ts_axis_normalize(a, tr, &axis))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "axis %lld is out of range for input 'table' ('%s') of rank %d",
-                            (long long)a, table->name, tr);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, expected i32 or i64",
+                            ts_node_in_label(g, n, 1, "indices", label, sizeof label),
+                            ts_dtype_name(indices->dtype));
+    TS_TRY(axis_of(g, n, "table", tr, &axis, d));
     int rank = tr - 1 + ir;
     if (rank > TS_MAX_RANK)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
@@ -385,13 +388,14 @@ static enum ts_status gather_check(const struct ts_graph *g, const struct ts_nod
             pos[i] = rem % idx->dims[i];
             rem /= idx->dims[i];
         }
-        char ps[160];
+        char ps[160], il[TS_IN_LABEL_SIZE], tl[TS_IN_LABEL_SIZE];
         ts_dims_str(idx->rank, pos, ps, sizeof ps);
         return ts_diag_node(d, g, n, TS_ERR_RUNTIME,
-                            "index %lld at position %s of input 'indices' ('%s') is out of range "
-                            "[%lld, %lld) for axis %d of input 'table' ('%s')",
-                            (long long)v, ps, in_name(g, n, 1), -(long long)len, (long long)len,
-                            axis, in_name(g, n, 0));
+                            "index %lld at position %s of %s is out of range [%lld, %lld) for axis "
+                            "%d of %s",
+                            (long long)v, ps, ts_node_in_label(g, n, 1, "indices", il, sizeof il),
+                            -(long long)len, (long long)len, axis,
+                            ts_node_in_label(g, n, 0, "table", tl, sizeof tl));
     }
     return TS_OK;
 }

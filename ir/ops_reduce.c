@@ -7,13 +7,19 @@
 
 #include "internal.h"
 
+/* How messages name input x (see ts_node_in_label). */
+static const char *x_label(const struct ts_graph *g, const struct ts_node *n, char *buf) {
+    return ts_node_in_label(g, n, 0, "x", buf, TS_IN_LABEL_SIZE);
+}
+
 /* All of these ops take one float input x and refuse the rest. */
 static enum ts_status need_float_x(struct ts_graph *g, struct ts_node *n, struct ts_diag *d) {
     TS_TRY(ts_node_need_inputs(g, n, 1, d));
     const struct ts_value *x = ts_node_in(g, n, 0);
+    char xl[TS_IN_LABEL_SIZE];
     if (!ts_dtype_is_float(x->dtype))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "input '%s' has dtype %s: %s takes f32, f16 or bf16",
-                            x->name, ts_dtype_name(x->dtype), ts_op_get(n->op)->name);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s: %s takes f32, f16 or bf16",
+                            x_label(g, n, xl), ts_dtype_name(x->dtype), ts_op_get(n->op)->name);
     return TS_OK;
 }
 
@@ -32,9 +38,10 @@ enum ts_status ts_shape_softmax(struct ts_graph *g, struct ts_node *n, struct ts
     const struct ts_value *x = ts_node_in(g, n, 0);
     int64_t axis = ts_node_attr(n, "axis")->i;
     int ax;
+    char xl[TS_IN_LABEL_SIZE];
     if (!ts_axis_normalize(axis, x->rank, &ax))
-        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "axis %lld is out of range for input '%s' of rank %d",
-                            (long long)axis, x->name, x->rank);
+        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "axis %lld is out of range for %s of rank %d",
+                            (long long)axis, x_label(g, n, xl), x->rank);
     set_like_x(g, n);
     return TS_OK;
 }
@@ -86,19 +93,21 @@ enum ts_status ts_shape_norm(struct ts_graph *g, struct ts_node *n, struct ts_di
     const char *op = ts_op_get(n->op)->name;
     TS_TRY(need_float_x(g, n, d));
     const struct ts_value *x = ts_node_in(g, n, 0);
-    char sx[256];
+    char sx[256], xl[TS_IN_LABEL_SIZE];
     ts_value_shape_str(g, x, sx, sizeof sx);
+    x_label(g, n, xl);
     if (x->rank < 1)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input '%s' is a scalar: %s normalizes over the last dim, so it takes "
-                            "rank 1 or more",
-                            x->name, op);
+                            "%s is a scalar: %s normalizes over the last dim, so it takes rank 1 "
+                            "or more",
+                            xl, op);
+    /* The last dim, written either way (FORMAT.md: negative axes count from the end). */
     int64_t axis = ts_node_attr(n, "axis")->i;
     if (axis != -1 && axis != x->rank - 1)
         return ts_diag_node(d, g, n, TS_ERR_GRAPH,
                             "axis %lld is not supported: %s normalizes over the last dim only "
-                            "(axis -1 or %d for input '%s' of rank %d)",
-                            (long long)axis, op, x->rank - 1, x->name, x->rank);
+                            "(axis -1 or %d for %s of rank %d)",
+                            (long long)axis, op, x->rank - 1, xl, x->rank);
     double eps = ts_node_attr(n, "eps")->f;
     if (!(eps >= 0) || isinf(eps))
         return ts_diag_node(d, g, n, TS_ERR_GRAPH, "eps %g is invalid: %s takes a finite eps >= 0", eps, op);
@@ -110,19 +119,19 @@ enum ts_status ts_shape_norm(struct ts_graph *g, struct ts_node *n, struct ts_di
     for (int i = 1; i < n->ninputs && i < 3; i++) {
         const struct ts_value *w = ts_node_in(g, n, i);
         if (!w) continue; /* an omitted weight is 1, an omitted bias 0 */
-        char sw[256];
+        char sw[256], wl[TS_IN_LABEL_SIZE];
+        ts_node_in_label(g, n, i, roles[i], wl, sizeof wl);
         if (w->dtype != x->dtype)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "%s '%s' has dtype %s but input '%s' has %s: %s takes one dtype for "
-                                "all its inputs",
-                                roles[i], w->name, ts_dtype_name(w->dtype), x->name,
-                                ts_dtype_name(x->dtype), op);
+                                "%s has dtype %s but %s has %s: %s takes one dtype for all its "
+                                "inputs",
+                                wl, ts_dtype_name(w->dtype), xl, ts_dtype_name(x->dtype), op);
         if (w->rank != 1 || w->dims[0].size != c)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "%s '%s' has shape %s: %s takes a %s of shape [%lld], the last dim "
-                                "of input '%s' %s",
-                                roles[i], w->name, ts_value_shape_str(g, w, sw, sizeof sw), op,
-                                roles[i], (long long)c, x->name, sx);
+                                "%s has shape %s: %s takes a %s of shape [%lld], the last dim of "
+                                "%s of shape %s",
+                                wl, ts_value_shape_str(g, w, sw, sizeof sw), op, roles[i],
+                                (long long)c, xl, sx);
     }
     set_like_x(g, n);
     return TS_OK;
@@ -179,9 +188,10 @@ static enum ts_status reduced_axes(const struct ts_graph *g, const struct ts_nod
     for (int k = 0; k < rank; k++) reduced[k] = false;
     for (int i = 0; i < axes->n; i++) {
         int ax;
+        char xl[TS_IN_LABEL_SIZE];
         if (!ts_axis_normalize(axes->ints[i], rank, &ax))
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "axes: %lld is out of range for input '%s' of rank %d",
-                                (long long)axes->ints[i], ts_node_in(g, n, 0)->name, rank);
+            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "axes: %lld is out of range for %s of rank %d",
+                                (long long)axes->ints[i], x_label(g, n, xl), rank);
         if (reduced[ax]) {
             int64_t first = 0;
             for (int j = 0; j < i; j++) {
@@ -211,11 +221,11 @@ enum ts_status ts_shape_reduce(struct ts_graph *g, struct ts_node *n, struct ts_
     for (int k = 0; k < rx; k++) {
         /* A sum of nothing is 0; a mean or max of nothing has no value. */
         if (reduced[k] && dx[k] == 0 && n->op != TS_OP_REDUCE_SUM) {
-            char sx[256];
+            char sx[256], xl[TS_IN_LABEL_SIZE];
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input '%s' %s has size 0 on reduced axis %d: %s of no elements is "
-                                "undefined",
-                                x->name, ts_value_shape_str(g, x, sx, sizeof sx), k, op);
+                                "%s of shape %s has size 0 on reduced axis %d: %s of no elements "
+                                "is undefined",
+                                x_label(g, n, xl), ts_value_shape_str(g, x, sx, sizeof sx), k, op);
         }
         if (!reduced[k])
             dout[rout++] = dx[k];

@@ -16,16 +16,15 @@ enum ts_status ts_shape_rope(struct ts_graph *g, struct ts_node *n, struct ts_di
     struct ts_value *x = ts_node_in(g, n, 0), *pos = ts_node_in(g, n, 1);
     int64_t xd[TS_MAX_RANK], pd[TS_MAX_RANK];
     int rank = ts_node_in_dims(g, n, 0, xd);
-    char xs[160], ps[160];
+    char xs[160], ps[160], xl[TS_IN_LABEL_SIZE], pl[TS_IN_LABEL_SIZE];
+    ts_node_in_label(g, n, 0, "x", xl, sizeof xl);
+    ts_node_in_label(g, n, 1, "positions", pl, sizeof pl);
     if (!ts_dtype_is_float(x->dtype))
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'x' ('%s') has dtype %s, expected a float dtype", x->name,
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, expected a float dtype", xl,
                             ts_dtype_name(x->dtype));
     if (rank < 2)
         return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "input 'x' ('%s') has rank %d, expected rank >= 2 "
-                            "([..., seq, head_dim])",
-                            x->name, rank);
+                            "%s has rank %d, expected rank >= 2 ([..., seq, head_dim])", xl, rank);
     double theta = ts_node_attr(n, "theta")->f;
     if (!(theta > 0) || isinf(theta))
         return ts_diag_node(d, g, n, TS_ERR_GRAPH, "theta %g must be positive and finite", theta);
@@ -36,15 +35,13 @@ enum ts_status ts_shape_rope(struct ts_graph *g, struct ts_node *n, struct ts_di
                             (long long)r, given ? "" : " (it defaults to head_dim)");
     }
     if (r > head_dim)
-        return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                            "rotary_dim %lld is larger than head_dim %lld of input 'x' ('%s')",
-                            (long long)r, (long long)head_dim, x->name);
+        return ts_diag_node(d, g, n, TS_ERR_SHAPE, "rotary_dim %lld is larger than head_dim %lld of %s",
+                            (long long)r, (long long)head_dim, xl);
     if (pos) {
         int pr = ts_node_in_dims(g, n, 1, pd);
         if (!ts_dtype_is_int(pos->dtype))
-            return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input 'positions' ('%s') has dtype %s, expected i32 or i64",
-                                pos->name, ts_dtype_name(pos->dtype));
+            return ts_diag_node(d, g, n, TS_ERR_SHAPE, "%s has dtype %s, expected i32 or i64", pl,
+                                ts_dtype_name(pos->dtype));
         /* Broadcastable to x.shape[:-1]: aligned from the right, each dim equal or 1. */
         bool ok = pr <= rank - 1;
         for (int i = 0; ok && i < pr; i++) {
@@ -53,10 +50,10 @@ enum ts_status ts_shape_rope(struct ts_graph *g, struct ts_node *n, struct ts_di
         }
         if (!ok)
             return ts_diag_node(d, g, n, TS_ERR_SHAPE,
-                                "input 'positions' ('%s') of shape %s does not broadcast to "
-                                "%s, the shape of input 'x' ('%s') without its last dim",
-                                pos->name, ts_value_shape_str(g, pos, ps, sizeof ps),
-                                ts_dims_str(rank - 1, xd, xs, sizeof xs), x->name);
+                                "%s of shape %s does not broadcast to %s, the shape of %s without "
+                                "its last dim",
+                                pl, ts_value_shape_str(g, pos, ps, sizeof ps),
+                                ts_dims_str(rank - 1, xd, xs, sizeof xs), xl);
     }
     ts_value_set_shape(ts_node_out(g, n, 0), x->dtype, rank, xd);
     return TS_OK;

@@ -1,5 +1,7 @@
-/* shape_util.c — helpers shared by the shape rules: axis normalization and
- * numpy broadcasting of concrete shapes. */
+/* shape_util.c — helpers shared by the shape rules: axis normalization, numpy
+ * broadcasting of concrete shapes, and how their messages name a node's inputs. */
+#include <string.h>
+
 #include "internal.h"
 
 bool ts_axis_normalize(int64_t axis, int rank, int *out) {
@@ -31,4 +33,13 @@ enum ts_status ts_node_need_inputs(struct ts_graph *g, struct ts_node *n, int co
         if (i >= n->ninputs || !ts_node_in(g, n, i))
             return ts_diag_node(d, g, n, TS_ERR_GRAPH, "input %d is omitted: %s needs it", i, ts_op_get(n->op)->name);
     return TS_OK;
+}
+
+const char *ts_node_in_label(const struct ts_graph *g, const struct ts_node *n, int i, const char *role,
+                             char *buf, size_t size) {
+    const struct ts_value *v = ts_node_in(g, n, i);
+    if (!v) snprintf(buf, size, "input %s", role);
+    else if (strcmp(v->name, role) == 0) snprintf(buf, size, "input '%s'", v->name);
+    else snprintf(buf, size, "'%s' (input %s)", v->name, role);
+    return buf;
 }

@@ -59,7 +59,7 @@ static const char *full_graph =
     "           {'name': 'pos', 'dtype': 'i64', 'shape': []}],"
     "'constants': [{'name': 'half', 'dtype': 'f32', 'shape': [], 'data': [0.5]},"
     "              {'name': 'ids', 'dtype': 'i32', 'shape': [2, 2], 'data': [1, -2, 2147483647, -2147483648]},"
-    "              {'name': 'big', 'dtype': 'i64', 'shape': [2], 'data': [9007199254740992, -9007199254740992]},"
+    "              {'name': 'big', 'dtype': 'i64', 'shape': [2], 'data': [9007199254740991, -9007199254740991]},"
     "              {'name': 'mask', 'dtype': 'bool', 'shape': [3], 'data': [true, false, true]},"
     "              {'name': 'h16', 'dtype': 'f16', 'shape': [2], 'data': [0.1, 65504]},"
     "              {'name': 'b16', 'dtype': 'bf16', 'shape': [1], 'data': [1.00390625]},"
@@ -133,7 +133,7 @@ static void test_full_graph(void) {
     CHECK(iv[0] == 1 && iv[1] == -2 && iv[2] == INT32_MAX && iv[3] == INT32_MIN);
     int64_t bv[2];
     memcpy(bv, big->data, 16);
-    CHECK(bv[0] == (INT64_C(1) << 53) && bv[1] == -(INT64_C(1) << 53));
+    CHECK(bv[0] == (INT64_C(1) << 53) - 1 && bv[1] == 1 - (INT64_C(1) << 53)); /* the largest exact integers */
     const unsigned char *mb = mask->data;
     CHECK(mask->nbytes == 3 && mb[0] == 1 && mb[1] == 0 && mb[2] == 1);
     uint16_t hv[2], bfv;
@@ -266,10 +266,10 @@ static const struct error_case top_cases[] = {
      "t.json: version: version 2 is not supported: this tessera reads version 1"},
     {"{'format': 'tessera.graph', 'version': '1'}", "t.json: version: expected the number 1, got the string \"1\""},
     {HEAD "'attr': {}, 'outputs': ['x']}", "t.json: unknown top-level field 'attr' (expected format, version, "
-                                           "name, weights, symbols, inputs, constants, nodes, outputs)"},
+                                           "name, metadata, weights, symbols, inputs, constants, nodes, outputs)"},
     {HEAD "'name': 'a', 'name': 'b'}", "t.json: field 'name' is given twice"},
     {HEAD "'name': 7, 'outputs': ['x']}",
-     "t.json: name: the graph name must be a non-empty string without control characters, got the number 7"},
+     "t.json: name: the graph name must be a non-empty UTF-8 string without control characters, got the number 7"},
     {HEAD "'nodes': []}", "t.json: missing required field 'outputs' (a non-empty array of value names)"},
     {HEAD X_IN "'outputs': []}", "t.json: outputs: expected a non-empty array of value names, got an empty array"},
     {HEAD X_IN "'outputs': ['x', 'z']}",
@@ -286,9 +286,9 @@ static const struct error_case value_cases[] = {
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [1], 'dims': 1}], 'outputs': ['x']}",
      "t.json: inputs[0]: unknown field 'dims' (expected name, dtype, shape)"},
     {HEAD "'inputs': [{'name': '', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['x']}",
-     "t.json: inputs[0].name: the name must be a non-empty string without control characters, got the string \"\""},
+     "t.json: inputs[0].name: the name must be a non-empty UTF-8 string without control characters, got the string \"\""},
     {HEAD "'inputs': [{'name': 'x\\n', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['x']}",
-     "t.json: inputs[0].name: the name must be a non-empty string without control characters, got the string "
+     "t.json: inputs[0].name: the name must be a non-empty UTF-8 string without control characters, got the string "
      "\"x?\""},
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f64', 'shape': [1]}], 'outputs': ['x']}",
      "t.json: inputs[0].dtype: expected a dtype name (f32, f16, bf16, i32, i64 or bool), got the string \"f64\""},
@@ -297,8 +297,8 @@ static const struct error_case value_cases[] = {
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [2.5]}], 'outputs': ['x']}",
      "t.json: inputs[0].shape[0]: expected a non-negative integer or a symbol name, got the number 2.5"},
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [1e16]}], 'outputs': ['x']}",
-     "t.json: inputs[0].shape[0]: expected an integer of magnitude at most 2^53 (larger ones are not exact in "
-     "JSON) or a symbol name, got the number 1e+16"},
+     "t.json: inputs[0].shape[0]: expected a non-negative integer or a symbol name, got the number 1e+16 "
+     "(integers must be smaller than 2^53 in magnitude to be exact in JSON)"},
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [1,1,1,1,1,1,1,1,1]}], 'outputs': ['x']}",
      "t.json: inputs[0].shape: has 9 dims; at most 8 are supported"},
     {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': 3}], 'outputs': ['x']}",
@@ -319,8 +319,8 @@ static const struct error_case value_cases[] = {
     {HEAD "'constants': [{'name': 'c', 'dtype': 'i64', 'shape': [1], 'data': [0.5]}], 'outputs': ['c']}",
      "t.json: constants[0].data[0]: expected an integer for i64 data, got the number 0.5"},
     {HEAD "'constants': [{'name': 'c', 'dtype': 'i64', 'shape': [1], 'data': [9007199254740994]}], 'outputs': ['c']}",
-     "t.json: constants[0].data[0]: expected an integer of magnitude at most 2^53 (larger ones are not exact in "
-     "JSON) for i64 data, got the number 9007199254740994"},
+     "t.json: constants[0].data[0]: expected an integer for i64 data, got the number 9007199254740994 (integers "
+     "must be smaller than 2^53 in magnitude to be exact in JSON)"},
     {HEAD "'constants': [{'name': 'c', 'dtype': 'f16', 'shape': [1], 'data': [70000]}], 'outputs': ['c']}",
      "t.json: constants[0].data[0]: 70000 is out of range for f16 (it would be infinite)"},
     {HEAD "'constants': [{'name': 'c', 'dtype': 'f32', 'shape': [1], 'data': [1e999]}], 'outputs': ['c']}",
@@ -373,12 +373,12 @@ static const struct error_case node_cases[] = {
     {WITH_NODES("{'op': 'matmul', 'inputs': ['', 'x'], 'outputs': ['y']}"),
      "t.json: node 'matmul#0': input 0 of matmul cannot be omitted (\"\" is only for optional inputs)"},
     {WITH_NODES("{'op': 'relu', 'inputs': ['x'], 'outputs': ['']}"),
-     "t.json: node 'relu#0': output 0 must be a non-empty string without control characters, got the string \"\""},
+     "t.json: node 'relu#0': output 0 must be a non-empty UTF-8 string without control characters, got the string \"\""},
     {WITH_NODES("{'op': 'relu', 'name': 'a', 'inputs': ['x'], 'outputs': ['z']}, {'op': 'exp', 'name': 'a', "
                 "'inputs': ['x'], 'outputs': ['y']}"),
      "t.json: node 'a' (exp): the node name is also used by nodes[0]"},
     {WITH_NODES("{'op': 'relu', 'name': '', 'inputs': ['x'], 'outputs': ['y']}"),
-     "t.json: nodes[0]: \"name\" must be a non-empty string without control characters, got the string \"\""},
+     "t.json: nodes[0]: \"name\" must be a non-empty UTF-8 string without control characters, got the string \"\""},
 };
 
 static const struct error_case attr_cases[] = {
@@ -391,8 +391,8 @@ static const struct error_case attr_cases[] = {
     {WITH_NODES(NODE("softmax", "['x']", "{'axis': 1.5}")),
      "t.json: node 'softmax#0': attribute 'axis' must be an integer, got the number 1.5"},
     {WITH_NODES(NODE("softmax", "['x']", "{'axis': 1e300}")),
-     "t.json: node 'softmax#0': attribute 'axis' must be an integer of magnitude at most 2^53 (larger ones are "
-     "not exact in JSON), got the number 1e+300"},
+     "t.json: node 'softmax#0': attribute 'axis' must be an integer, got the number 1e+300 (integers must be "
+     "smaller than 2^53 in magnitude to be exact in JSON)"},
     {WITH_NODES(NODE("softmax", "['x']", "{'axis': 0, 'axis': 1}")),
      "t.json: node 'softmax#0': attribute 'axis' is given twice"},
     {WITH_NODES(NODE("transpose", "['x']", "{}")),
@@ -420,6 +420,125 @@ static const struct error_case attr_cases[] = {
      "t.json: node 'r' (relu): \"attrs\" must be an object, got an empty array"},
 };
 
+/* Integers read exactly: JSON numbers are doubles, and from 2^53 on a double
+ * no longer tells neighbours apart (2^53 + 1 reads as 2^53). */
+#define INT_RULE "(integers must be smaller than 2^53 in magnitude to be exact in JSON)"
+static const struct error_case int_cases[] = {
+    {HEAD "'constants': [{'name': 'c', 'dtype': 'i64', 'shape': [1], 'data': [9007199254740993]}], 'outputs': ['c']}",
+     "t.json: constants[0].data[0]: expected an integer for i64 data, got the number 9007199254740992 " INT_RULE},
+    {HEAD "'constants': [{'name': 'c', 'dtype': 'i64', 'shape': [1], 'data': [-9007199254740992]}], 'outputs': ['c']}",
+     "t.json: constants[0].data[0]: expected an integer for i64 data, got the number -9007199254740992 " INT_RULE},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [0, 9007199254740992]}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[1]: expected a non-negative integer or a symbol name, got the number "
+     "9007199254740992 " INT_RULE},
+    {HEAD "'constants': [{'name': 'c', 'dtype': 'f32', 'shape': [9007199254740993, 0], 'data': []}], 'outputs': ['c']}",
+     "t.json: constants[0].shape[0]: expected a non-negative integer (constants have concrete shapes), got the "
+     "number 9007199254740992 " INT_RULE},
+    {HEAD "'symbols': {'n': 9007199254740993}, 'outputs': []}",
+     "t.json: symbols.n: the default size must be a positive integer, got the number 9007199254740992 " INT_RULE},
+    {WITH_NODES(NODE("softmax", "['x']", "{'axis': -9007199254740993}")),
+     "t.json: node 'softmax#0': attribute 'axis' must be an integer, got the number -9007199254740992 " INT_RULE},
+    {WITH_NODES(NODE("transpose", "['x']", "{'perm': [1, 9007199254740992]}")),
+     "t.json: node 'transpose#0': attribute 'perm': element 1 must be an integer, got the number "
+     "9007199254740992 " INT_RULE},
+    {WITH_NODES(NODE("reshape", "['x']", "{'shape': [9007199254740993, -1]}")),
+     "t.json: node 'reshape#0': attribute 'shape': element 0 must be an integer >= -1 or a symbol name, got the "
+     "number 9007199254740992 " INT_RULE},
+    {"{'format': 'tessera.graph', 'version': 9007199254740993}",
+     "t.json: version: expected the number 1, got the number 9007199254740992"},
+};
+
+/* NULs: cJSON would cut "a\u0000b" to "a"; raw NUL bytes are in tests below. */
+static const struct error_case nul_cases[] = {
+    {HEAD "'inputs': [{'name': 'a\\u0000b', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['a']}",
+     "t.json: line 1, column 65: \\u0000 (a NUL character) is not allowed in a string"},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [1]}],\n 'outputs': ['x'], 'nam\\u0000e': 1}",
+     "t.json: line 2, column 24: \\u0000 (a NUL character) is not allowed in a string"},
+    /* Everywhere, metadata included: a graph file never holds a NUL. */
+    {HEAD "'metadata': {'note': '\\\\\\u0000'}, 'outputs': ['x']}",
+     "t.json: line 1, column 67: \\u0000 (a NUL character) is not allowed in a string"},
+    /* The first fault in the text wins: a syntax error before the NUL. */
+    {HEAD "'outputs': ['x',], 'x': '\\u0000'}",
+     "t.json: line 1, column 59: invalid JSON: expected a value (object, array, string, number, true, false or "
+     "null), got ']'"},
+};
+
+/* Names are UTF-8: they end up in safetensors headers, which must be. */
+static const struct error_case utf8_cases[] = {
+    {HEAD "'inputs': [{'name': 'bad\xff', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['x']}",
+     "t.json: inputs[0].name: the name must be a non-empty UTF-8 string without control characters, got the string "
+     "\"bad\\xFF\""},
+    {HEAD "'inputs': [{'name': 'x\xc3(', 'dtype': 'f32', 'shape': [1]}], 'outputs': ['x']}",
+     "t.json: inputs[0].name: the name must be a non-empty UTF-8 string without control characters, got the string "
+     "\"x\\xC3(\""},
+    /* An overlong '/' and a UTF-16 surrogate written as UTF-8. */
+    {HEAD "'constants': [{'name': '\xc0\xaf', 'dtype': 'f32', 'shape': [], 'data': [1]}], 'outputs': ['x']}",
+     "t.json: constants[0].name: the name must be a non-empty UTF-8 string without control characters, got the "
+     "string \"\\xC0\\xAF\""},
+    {WITH_NODES("{'op': 'relu', 'inputs': ['x'], 'outputs': ['\xed\xa0\x80']}"),
+     "t.json: node 'relu#0': output 0 must be a non-empty UTF-8 string without control characters, got the string "
+     "\"\\xED\\xA0\\x80\""},
+    {WITH_NODES("{'op': 'relu', 'name': 'r\xfe', 'inputs': ['x'], 'outputs': ['y']}"),
+     "t.json: nodes[0]: \"name\" must be a non-empty UTF-8 string without control characters, got the string "
+     "\"r\\xFE\""},
+    {HEAD "'name': '\xf5\x80\x80\x80', 'outputs': ['x']}",
+     "t.json: name: the graph name must be a non-empty UTF-8 string without control characters, got the string "
+     "\"\\xF5\\x80\\x80\\x80\""},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['s\xff']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: a symbol name must be a non-empty UTF-8 string without control characters or '=' "
+     "that does not start with a digit (--bind takes SYMBOL=N), got the string \"s\\xFF\""},
+    {HEAD "'symbols': {'\xff': 2}, 'outputs': ['x']}",
+     "t.json: symbols: a symbol name must be a non-empty UTF-8 string without control characters or '=' that does "
+     "not start with a digit (--bind takes SYMBOL=N), got \"\\xFF\""},
+    /* A name is quoted whole or cut between characters, never inside one. */
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [1]}], "
+          "'outputs': ['\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+          "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\xc3\xa9\xc3\xa9']}",
+     "t.json: outputs[0]: '\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+     "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\xc3\xa9...' is not defined "
+     "(no input, weight, constant or node output has that name)"},
+};
+
+/* A dim or symbol that reads as a number is a mistake, not a symbol. */
+#define SYMBOL_RULE                                                                                           \
+    "a symbol name must be a non-empty UTF-8 string without control characters or '=' that does not start " \
+    "with a digit (--bind takes SYMBOL=N)"
+static const struct error_case symbol_cases[] = {
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['2', 3]}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: \"2\" is a string: write the number 2 for a fixed size, or a symbol name"},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': [3, '-1']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[1]: \"-1\" is a string: write the number -1 for a fixed size, or a symbol name"},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['007']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: \"007\" is a string: write the number 7 for a fixed size, or a symbol name"},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['123456789012345678901234']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: \"123456789012345678901234\" is a string: write the number "
+     "123456789012345678901234 for a fixed size, or a symbol name"},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['2x']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: " SYMBOL_RULE ", got the string \"2x\""},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['seq=4']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: " SYMBOL_RULE ", got the string \"seq=4\""},
+    {HEAD "'inputs': [{'name': 'x', 'dtype': 'f32', 'shape': ['']}], 'outputs': ['x']}",
+     "t.json: inputs[0].shape[0]: " SYMBOL_RULE ", got the string \"\""},
+    {HEAD "'symbols': {'seq': 4, '1st': 2}, 'outputs': ['x']}", "t.json: symbols: " SYMBOL_RULE ", got \"1st\""},
+    {HEAD "'symbols': {'a=b': 2}, 'outputs': ['x']}", "t.json: symbols: " SYMBOL_RULE ", got \"a=b\""},
+    {HEAD "'symbols': {'8': 2}, 'outputs': ['x']}", "t.json: symbols: " SYMBOL_RULE ", got \"8\""},
+    {WITH_NODES(NODE("reshape", "['x']", "{'shape': ['6']}")),
+     "t.json: node 'reshape#0': attribute 'shape': element 0 is the string \"6\": write the number 6 for a fixed "
+     "size, or a symbol name"},
+};
+
+/* "metadata" is the exporter's own: an object, whatever it holds. */
+static const struct error_case metadata_cases[] = {
+    {HEAD "'metadata': 'made by x', 'outputs': ['x']}",
+     "t.json: metadata: expected an object (its contents are free-form and ignored), got the string \"made by x\""},
+    {HEAD "'metadata': [], 'outputs': ['x']}",
+     "t.json: metadata: expected an object (its contents are free-form and ignored), got an empty array"},
+    {HEAD "'metadata': {}, 'metadata': {}, 'outputs': ['x']}", "t.json: field 'metadata' is given twice"},
+    {HEAD "'metadata': {}, 'meta': {}, 'outputs': ['x']}",
+     "t.json: unknown top-level field 'meta' (expected format, version, name, metadata, weights, symbols, inputs, "
+     "constants, nodes, outputs)"},
+};
+
 static void check_cases(const struct error_case *cases, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char *graph = q(cases[i].graph);
@@ -431,6 +550,77 @@ static void check_cases(const struct error_case *cases, size_t n) {
 }
 
 #define CHECK_CASES(cases) check_cases(cases, sizeof(cases) / sizeof((cases)[0]))
+
+/* What the rules still let through: the largest exact integers, UTF-8
+ * names, symbols with digits after the first character, a backslash before
+ * "u0000", and metadata of any content. */
+static void test_accepted(void) {
+    struct ts_graph *g = NULL;
+    struct ts_diag d;
+    CHECK(parse(HEAD "'name': 'mod\xc3\xa8le \xe2\x86\x92 \xf0\x9f\x99\x82', "
+                     "'metadata': {'exporter': {'name': 'x', 'version': [1, 2]}, 'n': 1e300, 'big': 9007199254740993,"
+                     " 'none': null, 'ok': true, 'nested': [[{}], 'a\\\\u0000']},"
+                     "'symbols': {'seq2': 3, '_': 1},"
+                     "'inputs': [{'name': '\xce\xb1', 'dtype': 'f32', 'shape': ['seq2', '_', 9007199254740991]}],"
+                     "'constants': [{'name': 'a\\\\u0000b', 'dtype': 'i64', 'shape': [2],"
+                     "               'data': [9007199254740991, -9007199254740991]}],"
+                     "'nodes': [{'op': 'reshape', 'inputs': ['\xce\xb1'], 'outputs': ['y'], "
+                     "           'attrs': {'shape': ['seq2', -1, 9007199254740991]}}],"
+                     "'outputs': ['y', 'a\\\\u0000b']}",
+                &g, &d) == TS_OK);
+    if (g) {
+        CHECK_STR(g->name, "mod\xc3\xa8le \xe2\x86\x92 \xf0\x9f\x99\x82");
+        CHECK(g->nsymbols == 2);
+        CHECK_STR(g->symbols[0].name, "seq2");
+        const struct ts_value *in = value(g, "\xce\xb1"), *c = value(g, "a\\u0000b");
+        CHECK(in && in->rank == 3 && in->dims[2].size == (INT64_C(1) << 53) - 1);
+        int64_t cv[2] = {0, 0};
+        if (c) memcpy(cv, c->data, sizeof cv);
+        CHECK(c && cv[0] == (INT64_C(1) << 53) - 1 && cv[1] == 1 - (INT64_C(1) << 53));
+        const struct ts_attr *a = ts_node_attr(&g->nodes[0], "shape");
+        CHECK(a->n == 3 && a->dims[2].size == (INT64_C(1) << 53) - 1);
+    } else {
+        char msg[1400];
+        ts_diag_format(&d, msg, sizeof msg);
+        fprintf(stderr, "test_accepted: %s\n", msg);
+    }
+    ts_graph_free(g);
+}
+
+/* Raw NUL bytes (which a C string literal cannot hold past its end): refused
+ * wherever they are, with the line and column. */
+static void test_raw_nul(void) {
+    static const struct {
+        const char *before, *after; /* the text is before, a NUL byte, after */
+        const char *message;
+    } cases[] = {
+        /* In a key, cJSON would read "outputs" and then miss the field. */
+        {HEAD X_IN "'outputs", "': ['x']}", "t.json: line 1, column 111: "},
+        {HEAD X_IN "'outputs': ['x'", "]}", "t.json: line 1, column 118: "},
+        {HEAD X_IN "'outputs': ['x']}\n", "", "t.json: line 2, column 1: "},
+        {"\n\n", HEAD X_IN "'outputs': ['x']}", "t.json: line 3, column 1: "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *before = q(cases[i].before), *after = q(cases[i].after);
+        size_t nb = strlen(before), na = strlen(after);
+        char *text = malloc(nb + 1 + na);
+        memcpy(text, before, nb);
+        text[nb] = '\0';
+        memcpy(text + nb + 1, after, na);
+        struct ts_graph *g = NULL;
+        struct ts_diag d;
+        ts_diag_clear(&d);
+        CHECK(ts_graph_parse(text, nb + 1 + na, "t.json", ".", false, &g, &d) == TS_ERR_PARSE && !g);
+        char msg[1400], want[256];
+        ts_diag_format(&d, msg, sizeof msg);
+        snprintf(want, sizeof want, "%sinvalid JSON: a NUL byte (0x00) is not allowed in JSON text", cases[i].message);
+        CHECK_STR(msg, want);
+        ts_graph_free(g);
+        free(text);
+        free(before);
+        free(after);
+    }
+}
 
 /* ---- files: ts_graph_load and weights beside the graph ------------------- */
 
@@ -500,6 +690,30 @@ static void test_load(void) {
     snprintf(want, sizeof want, "%s: cannot read: Is a directory", tmpdir);
     CHECK_STR(msg, want);
 
+    /* A weights tensor whose name is not UTF-8 (the reader takes any bytes;
+     * a value name must be UTF-8). Written by hand: the writer refuses it. */
+    {
+        const char hdr[] = "{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+        size_t hl = (sizeof hdr - 1 + 7) / 8 * 8;
+        unsigned char file[128] = {(unsigned char)hl};
+        memset(file + 8, ' ', hl);
+        memcpy(file + 8, hdr, sizeof hdr - 1);
+        memset(file + 8 + hl, 0, 4);
+        FILE *f = fopen(wpath, "wb");
+        fwrite(file, 1, 8 + hl + 4, f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/model.json", tmpdir);
+        write_text(path, HEAD "'weights': 'w.safetensors', 'outputs': ['x']}");
+        ts_diag_clear(&d);
+        CHECK(ts_graph_load(path, &g, &d) == TS_ERR_GRAPH && !g);
+        ts_diag_format(&d, msg, sizeof msg);
+        snprintf(want, sizeof want,
+                 "%s: weights: tensor 0 of %s is named \"w\\xFF\": a value name must be a non-empty UTF-8 string "
+                 "without control characters",
+                 path, wpath);
+        CHECK_STR(msg, want);
+    }
+
     /* An empty file. */
     snprintf(path, sizeof path, "%s/empty.json", tmpdir);
     write_text(path, "");
@@ -548,6 +762,13 @@ int main(void) {
     CHECK_CASES(value_cases);
     CHECK_CASES(node_cases);
     CHECK_CASES(attr_cases);
+    CHECK_CASES(int_cases);
+    CHECK_CASES(nul_cases);
+    CHECK_CASES(utf8_cases);
+    CHECK_CASES(symbol_cases);
+    CHECK_CASES(metadata_cases);
+    test_accepted();
+    test_raw_nul();
     test_load();
     test_unterminated_buffer();
     rmdir(tmpdir);

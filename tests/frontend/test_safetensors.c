@@ -1,9 +1,13 @@
 /* test_safetensors.c — the safetensors reader and writer: round trips of every
  * dtype and rank with exact values, the exact bytes the writer lays out, the
- * atomic replace, and the exact message of each kind of malformed file. */
+ * atomic replace, targets that are links, FIFOs, devices or directories, and
+ * the exact message of each kind of malformed file. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "frontend/frontend.h"
@@ -228,15 +232,186 @@ static void test_write_names(void) {
     snprintf(missing, sizeof missing, "%s/no/such/dir.safetensors", tmpdir);
     CHECK(ts_safetensors_write(missing, 1, odd, ts, &d) == TS_ERR_IO);
     CHECK_STR(d.what, "cannot create a temporary file beside it: No such file or directory");
-    /* A target that is a directory: the rename fails and the temp file goes. */
-    char sub[160];
-    snprintf(sub, sizeof sub, "%s/subdir", tmpdir);
-    mkdir(sub, 0700);
+}
+
+/* ---- targets that are not plain files ----------------------------------- */
+
+/* The bytes a write of the test tensor gives, from a plain file. */
+static unsigned char *expected_bytes(const char *const *names, const struct ts_tensor *ts, size_t *size) {
+    char path[160];
+    struct ts_diag d;
     ts_diag_clear(&d);
-    CHECK(ts_safetensors_write(sub, 1, odd, ts, &d) == TS_ERR_IO);
-    CHECK_STR(d.what, "cannot rename the temporary file over it: Is a directory");
+    tmp_path("expected.safetensors", path, sizeof path);
+    CHECK(ts_safetensors_write(path, 1, names, ts, &d) == TS_OK);
+    unsigned char *b = read_file(path, size);
+    unlink(path);
+    return b;
+}
+
+static bool same_file_bytes(const char *path, const unsigned char *want, size_t want_size) {
+    size_t size = 0;
+    unsigned char *got = read_file(path, &size);
+    bool same = got && want && size == want_size && memcmp(got, want, size) == 0;
+    free(got);
+    return same;
+}
+
+/* A FIFO is written through: a reader process gets the bytes, and the FIFO
+ * stays a FIFO (a rename would have put a regular file in its place). */
+static bool test_write_fifo(const char *const *names, const struct ts_tensor *ts, const unsigned char *want,
+                            size_t want_size) {
+    char fifo[160], out[160];
+    tmp_path("pipe", fifo, sizeof fifo);
+    tmp_path("pipe.out", out, sizeof out);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the reader: copies what comes through the FIFO to a file */
+        alarm(20);
+        FILE *in = fopen(fifo, "rb"), *o = fopen(out, "wb");
+        char buf[4096];
+        size_t n;
+        while (in && o && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, o);
+        _exit(in && o && fclose(o) == 0 ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    struct ts_diag d;
+    ts_diag_clear(&d);
+    alarm(20); /* a bug that never opens the FIFO would leave the reader waiting */
+    CHECK(ts_safetensors_write(fifo, 1, names, ts, &d) == TS_OK);
+    alarm(0);
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct stat sb;
+    bool ok = lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode);
+    CHECK(ok);
+    bool same = same_file_bytes(out, want, want_size);
+    CHECK(same);
+    CHECK(count_temps() == 0);
+    unlink(fifo);
+    unlink(out);
+    return ok && same;
+}
+
+/* A character device is written through, never replaced. The test makes its
+ * own node for the null device (major 1, minor 3) rather than touch /dev/null,
+ * and only once the FIFO test has shown that devices are written in place;
+ * without the right to make device nodes it says so and skips. */
+static void test_write_char_device(const char *const *names, const struct ts_tensor *ts) {
+    char dev[160];
+    tmp_path("null", dev, sizeof dev);
+    if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) != 0) {
+        printf("test_safetensors: skipping the character device test (mknod: %s)\n", strerror(errno));
+        return;
+    }
+    struct stat before, after;
+    CHECK(stat(dev, &before) == 0 && S_ISCHR(before.st_mode));
+    struct ts_diag d;
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(dev, 1, names, ts, &d) == TS_OK);
+    CHECK(lstat(dev, &after) == 0 && S_ISCHR(after.st_mode));
+    CHECK(after.st_ino == before.st_ino && after.st_rdev == before.st_rdev);
+    CHECK(count_temps() == 0);
+    unlink(dev);
+}
+
+/* A symbolic link is followed: the file it names gets the bytes (its mode
+ * kept) and the link stays a link; a dangling one creates its target when
+ * the target's directory exists. */
+static void test_write_symlinks(const char *const *names, const struct ts_tensor *ts, const unsigned char *want,
+                                size_t want_size) {
+    char sub[160], target[160], link[160], link2[160], buf[256];
+    struct stat sb;
+    struct ts_diag d;
+    tmp_path("real", sub, sizeof sub);
+    CHECK(mkdir(sub, 0700) == 0);
+    tmp_path("real/target.safetensors", target, sizeof target);
+    tmp_path("link.safetensors", link, sizeof link);
+    tmp_path("link2.safetensors", link2, sizeof link2);
+
+    /* To an existing file, by a relative path; through a chain of two links. */
+    write_file(target, "old", 3);
+    CHECK(chmod(target, 0640) == 0);
+    CHECK(symlink("real/target.safetensors", link) == 0);
+    CHECK(symlink("link.safetensors", link2) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(link2, 1, names, ts, &d) == TS_OK);
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(lstat(link2, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(lstat(target, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 07777) == 0640);
+    CHECK(same_file_bytes(target, want, want_size));
+    CHECK(count_temps() == 0);
+    unlink(link2);
+
+    /* Dangling, by an absolute path: the target is created, the link stays. */
+    unlink(target);
+    unlink(link);
+    CHECK(symlink(target, link) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(link, 1, names, ts, &d) == TS_OK);
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(lstat(target, &sb) == 0 && S_ISREG(sb.st_mode));
+    CHECK(same_file_bytes(target, want, want_size));
+    unlink(target);
+
+    /* Dangling into a directory that does not exist: an error, nothing made. */
+    unlink(link);
+    CHECK(symlink("real/no/such/dir/t.safetensors", link) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(link, 1, names, ts, &d) == TS_ERR_IO);
+    CHECK_STR(d.file, link);
+    snprintf(buf, sizeof buf,
+             "is a symbolic link to '%s/real/no/such/dir/t.safetensors', which cannot be created: its directory "
+             "does not exist",
+             tmpdir);
+    CHECK_STR(d.what, buf);
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+
+    /* A loop. */
+    unlink(link);
+    CHECK(symlink("link2.safetensors", link) == 0);
+    CHECK(symlink("link.safetensors", link2) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(link, 1, names, ts, &d) == TS_ERR_IO);
+    CHECK_STR(d.what, "cannot follow the symbolic link: Too many levels of symbolic links");
+    unlink(link2);
+
+    /* To a directory. */
+    unlink(link);
+    CHECK(symlink("real", link) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(link, 1, names, ts, &d) == TS_ERR_IO);
+    CHECK_STR(d.what, "is a directory (through a symbolic link)");
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+    unlink(link);
     CHECK(count_temps() == 0);
     rmdir(sub);
+}
+
+static void test_write_targets(void) {
+    uint8_t v[2] = {1, 0};
+    struct ts_tensor ts[1];
+    ts_tensor_view(&ts[0], TS_BOOL, 1, (const int64_t[]){2}, v);
+    const char *names[1] = {"flag"};
+    size_t want_size = 0;
+    unsigned char *want = expected_bytes(names, ts, &want_size);
+    CHECK(want && want_size == 8 + 64 + 2);
+
+    /* A directory is refused before anything is written. */
+    char sub[160];
+    struct ts_diag d;
+    tmp_path("subdir", sub, sizeof sub);
+    CHECK(mkdir(sub, 0700) == 0);
+    ts_diag_clear(&d);
+    CHECK(ts_safetensors_write(sub, 1, names, ts, &d) == TS_ERR_IO);
+    CHECK_STR(d.file, sub);
+    CHECK_STR(d.where, "");
+    CHECK_STR(d.what, "is a directory");
+    CHECK(count_temps() == 0);
+    rmdir(sub);
+
+    test_write_symlinks(names, ts, want, want_size);
+    if (test_write_fifo(names, ts, want, want_size)) test_write_char_device(names, ts);
+    free(want);
 }
 
 /* ---- open errors ------------------------------------------------------- */
@@ -339,6 +514,8 @@ static void test_valid_variants(void) {
               24, 4);
     /* Unknown keys in an entry are ignored, as the reference reader does. */
     expect_ok("{\"w\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6],\"extra\":1}}", 6, 1);
+    /* An escaped backslash before "u0000" is no NUL. */
+    expect_ok("{\"w\\\\u0000\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6]}}", 6, 1);
 }
 
 static void test_malformed(void) {
@@ -377,6 +554,21 @@ static void test_malformed(void) {
     expect_err("{\"__metadata__\":{\"a\":\"b\",\"n\":3}," W2X2 "}", 16, "header",
                "__metadata__ entry 'n' is a number, not a string");
     expect_err("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "header", "__metadata__ appears twice");
+    /* NULs: cJSON would read "w\u0000x" as "w". A raw NUL after the object
+     * is padding that is not spaces. "\\u0000" is a backslash and "u0000". */
+    expect_err("{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16,
+               "header, line 1, column 4", "\\u0000 (a NUL character) is not allowed in a string");
+    b = make("{\"w?\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", -1, 16, &size);
+    b[8 + 3] = 0;
+    expect_err_raw(b, size, "header, line 1, column 4", "invalid JSON: a NUL byte (0x00) is not allowed in JSON text");
+    b[8 + 3] = ' ';
+    b[8 + 2] = 0;
+    expect_err_raw(b, size, "header, line 1, column 3", "invalid JSON: a NUL byte (0x00) is not allowed in JSON text");
+    free(b);
+    b = make("{}   ", -1, 0, &size);
+    b[8 + 3] = 0;
+    expect_err_raw(b, size, "header", "unexpected byte 0x00 after the JSON object at byte 11 (only spaces may pad the header)");
+    free(b);
 
     /* Tensor entries. */
     expect_err("{\"w\":3}", 0, T, "must be an object with dtype, shape and data_offsets, found a number");
@@ -458,6 +650,7 @@ int main(void) {
     test_round_trip_all_dtypes();
     test_write_layout();
     test_write_names();
+    test_write_targets();
     test_open_errors();
     test_valid_variants();
     test_malformed();

@@ -157,7 +157,8 @@ static void test_transpose(void) {
     tc_node(&c, TS_OP_TRANSPOSE, 1);
     set_ints(&c, "perm", (int64_t[]){0, 0}, 2);
     CHECK_STR(tc_err(&c, TS_ERR_GRAPH),
-              "perm [0, 0] is not a permutation of 0..1 (input 'x' ('a') has rank 2)");
+              "perm [0, 0] does not name each axis of 'a' (input x) of rank 2 exactly once (the axes "
+              "are 0..1, or -2..-1 counting from the end)");
     CHECK_STR(c.d.where, "node 't' (transpose)");
     tc_free(&c);
 
@@ -165,8 +166,65 @@ static void test_transpose(void) {
     tc_in(&c, "a", TS_F32, 2, (int64_t[]){2, 3}, NULL);
     tc_node(&c, TS_OP_TRANSPOSE, 1);
     set_ints(&c, "perm", (int64_t[]){1, 0, 2}, 3);
-    CHECK_STR(tc_err(&c, TS_ERR_GRAPH),
-              "perm [1, 0, 2] is not a permutation of 0..1 (input 'x' ('a') has rank 2)");
+    CHECK_STR(tc_err(&c, TS_ERR_GRAPH), "perm [1, 0, 2] has length 3, but 'a' (input x) has rank 2");
+    tc_free(&c);
+
+    /* Entries may count from the end, like any axis (FORMAT.md): [-1, 0, 1, 2]
+     * on [2, 1, 3, 2] moves the last axis first, as perm [3, 0, 1, 2] would. */
+    tc_init(&c);
+    tc_in(&c, "x", TS_F32, 4, (int64_t[]){2, 1, 3, 2},
+          (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    tc_node(&c, TS_OP_TRANSPOSE, 1);
+    set_ints(&c, "perm", (int64_t[]){-1, 0, 1, 2}, 4);
+    CHECK(tc_run(&c) == TS_OK);
+    CHECK_STR(shape_str(&c.out[0]), "[2, 2, 1, 3]");
+    CHECK_VALS(&c.out[0], ((double[]){1, 3, 5, 7, 9, 11, 2, 4, 6, 8, 10, 12}), 0);
+    tc_free(&c);
+
+    tc_init(&c); /* every entry negative: [-1, -2] is [1, 0] */
+    tc_in(&c, "x", TS_I32, 2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6});
+    tc_node(&c, TS_OP_TRANSPOSE, 1);
+    set_ints(&c, "perm", (int64_t[]){-1, -2}, 2);
+    CHECK(tc_run(&c) == TS_OK);
+    CHECK_STR(shape_str(&c.out[0]), "[3, 2]");
+    CHECK_VALS(&c.out[0], ((double[]){1, 4, 2, 5, 3, 6}), 0);
+    tc_free(&c);
+
+    /* An axis named twice, once from each end; and entries past either end. */
+    static const struct {
+        int64_t p0, p1;
+        const char *msg;
+    } bad[] = {
+        {1, -1, "perm [1, -1] does not name each axis of input 'x' of rank 2 exactly once (the axes "
+                "are 0..1, or -2..-1 counting from the end)"},
+        {0, -3, "perm [0, -3] does not name each axis of input 'x' of rank 2 exactly once (the axes "
+                "are 0..1, or -2..-1 counting from the end)"},
+        {2, 0, "perm [2, 0] does not name each axis of input 'x' of rank 2 exactly once (the axes "
+               "are 0..1, or -2..-1 counting from the end)"},
+        {INT64_MIN, 0, "perm [-9223372036854775808, 0] does not name each axis of input 'x' of "
+                       "rank 2 exactly once (the axes are 0..1, or -2..-1 counting from the end)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tc_init(&c);
+        tc_in(&c, "x", TS_F32, 2, (int64_t[]){2, 3}, NULL);
+        tc_node(&c, TS_OP_TRANSPOSE, 1);
+        set_ints(&c, "perm", (int64_t[]){bad[i].p0, bad[i].p1}, 2);
+        CHECK_STR(tc_err(&c, TS_ERR_GRAPH), bad[i].msg);
+        tc_free(&c);
+    }
+
+    tc_init(&c); /* a scalar takes the empty perm only */
+    tc_in(&c, "s", TS_F32, 0, (int64_t[]){0}, (double[]){7});
+    tc_node(&c, TS_OP_TRANSPOSE, 1);
+    set_ints(&c, "perm", (int64_t[]){0}, 0);
+    CHECK(tc_run(&c) == TS_OK);
+    CHECK_VALS(&c.out[0], ((double[]){7}), 0);
+    tc_free(&c);
+    tc_init(&c);
+    tc_in(&c, "s", TS_F32, 0, (int64_t[]){0}, NULL);
+    tc_node(&c, TS_OP_TRANSPOSE, 1);
+    set_ints(&c, "perm", (int64_t[]){-1}, 1);
+    CHECK_STR(tc_err(&c, TS_ERR_GRAPH), "perm [-1] must be empty for 's' (input x) of rank 0");
     tc_free(&c);
 }
 
@@ -196,9 +254,9 @@ static void test_reshape(void) {
     } bad[] = {
         {-1, -1, TS_ERR_GRAPH, "shape has more than one -1 (entries 0 and 1)"},
         {4, 2, TS_ERR_SHAPE,
-         "cannot reshape input 'x' ('a') of shape [2, 3] (6 elements) into [4, 2] (8 elements)"},
+         "cannot reshape 'a' (input x) of shape [2, 3] (6 elements) into [4, 2] (8 elements)"},
         {4, -1, TS_ERR_SHAPE,
-         "cannot infer the -1 in shape: input 'x' ('a') of shape [2, 3] has 6 elements, not a "
+         "cannot infer the -1 in shape: 'a' (input x) of shape [2, 3] has 6 elements, not a "
          "multiple of 4"},
         {0, -1, TS_ERR_SHAPE, "cannot infer the -1 in shape beside a dim of size 0"},
         {-2, 3, TS_ERR_GRAPH, "shape entry 0 is -2; sizes must be >= 0, or -1 to infer"},
@@ -280,7 +338,7 @@ static void test_slice(void) {
     set_i(&c, "axis", 2);
     set_i(&c, "start", 0);
     set_i(&c, "end", 1);
-    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "axis 2 is out of range for input 'x' ('a') of rank 2");
+    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "axis 2 is out of range for 'a' (input x) of rank 2");
     tc_free(&c);
 }
 
@@ -302,7 +360,7 @@ static void test_concat_split(void) {
     tc_in(&c, "b", TS_F16, 2, (int64_t[]){2, 2}, NULL);
     tc_node(&c, TS_OP_CONCAT, 1);
     set_i(&c, "axis", 1);
-    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "input x2 ('b') has dtype f16, but x1 ('a') has f32");
+    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "'b' (input x2) has dtype f16, but 'a' (input x1) has f32");
     tc_free(&c);
 
     tc_init(&c);
@@ -310,7 +368,7 @@ static void test_concat_split(void) {
     tc_omit(&c);
     tc_node(&c, TS_OP_CONCAT, 1);
     set_i(&c, "axis", 1);
-    CHECK_STR(tc_err(&c, TS_ERR_GRAPH), "input x2 is omitted; concat needs them all");
+    CHECK_STR(tc_err(&c, TS_ERR_GRAPH), "input x2 is omitted: concat needs them all");
     tc_free(&c);
 
     tc_init(&c);
@@ -319,7 +377,7 @@ static void test_concat_split(void) {
     tc_node(&c, TS_OP_CONCAT, 1);
     set_i(&c, "axis", 1);
     CHECK_STR(tc_err(&c, TS_ERR_SHAPE),
-              "input x2 ('b') has shape [3, 2], which does not match x1 ('a') of shape [2, 1] "
+              "'b' (input x2) has shape [3, 2], which does not match 'a' (input x1) of shape [2, 1] "
               "outside axis 1");
     tc_free(&c);
 
@@ -342,7 +400,7 @@ static void test_concat_split(void) {
         enum ts_status st;
         const char *msg;
     } bad[] = {
-        {{2, 2}, 2, TS_ERR_SHAPE, "sizes [2, 2] do not sum to 3, the size of axis 1 of input 'x' ('a')"},
+        {{2, 2}, 2, TS_ERR_SHAPE, "sizes [2, 2] do not sum to 3, the size of axis 1 of 'a' (input x)"},
         {{3}, 1, TS_ERR_GRAPH, "sizes [3] has 1 entries, but the node has 2 outputs"},
         {{4, -1}, 2, TS_ERR_GRAPH, "sizes [4, -1] has the negative entry -1"},
     };
@@ -393,8 +451,8 @@ static void test_gather(void) {
     tc_in(&c, "tok", TS_I32, 2, (int64_t[]){2, 2}, (double[]){0, 1, 3, 0});
     tc_node(&c, TS_OP_GATHER, 1);
     CHECK_STR(tc_err(&c, TS_ERR_RUNTIME),
-              "index 3 at position [1, 0] of input 'indices' ('tok') is out of range [-3, 3) for "
-              "axis 0 of input 'table' ('wte')");
+              "index 3 at position [1, 0] of 'tok' (input indices) is out of range [-3, 3) for "
+              "axis 0 of 'wte' (input table)");
     tc_free(&c);
 
     tc_init(&c);
@@ -402,8 +460,8 @@ static void test_gather(void) {
     tc_in(&c, "tok", TS_I64, 1, (int64_t[]){2}, (double[]){0, -4});
     tc_node(&c, TS_OP_GATHER, 1);
     CHECK_STR(tc_err(&c, TS_ERR_RUNTIME),
-              "index -4 at position [1] of input 'indices' ('tok') is out of range [-3, 3) for "
-              "axis 0 of input 'table' ('wte')");
+              "index -4 at position [1] of 'tok' (input indices) is out of range [-3, 3) for "
+              "axis 0 of 'wte' (input table)");
     tc_free(&c);
 
     tc_init(&c); /* no indices: an empty output, nothing read */
@@ -419,15 +477,15 @@ static void test_gather(void) {
     tc_in(&c, "tok", TS_I64, 1, (int64_t[]){1}, (double[]){0});
     tc_node(&c, TS_OP_GATHER, 1);
     CHECK_STR(tc_err(&c, TS_ERR_RUNTIME),
-              "index 0 at position [0] of input 'indices' ('tok') is out of range [0, 0) for "
-              "axis 0 of input 'table' ('wte')");
+              "index 0 at position [0] of 'tok' (input indices) is out of range [0, 0) for "
+              "axis 0 of 'wte' (input table)");
     tc_free(&c);
 
     tc_init(&c);
     tc_in(&c, "wte", TS_F32, 2, (int64_t[]){3, 2}, table);
     tc_in(&c, "tok", TS_F32, 1, (int64_t[]){2}, NULL);
     tc_node(&c, TS_OP_GATHER, 1);
-    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "input 'indices' ('tok') has dtype f32, expected i32 or i64");
+    CHECK_STR(tc_err(&c, TS_ERR_SHAPE), "'tok' (input indices) has dtype f32, expected i32 or i64");
     tc_free(&c);
 }
 
@@ -500,18 +558,18 @@ static void test_rope(void) {
     } bad[] = {
         {TS_F32, TS_DTYPE_COUNT, 2, 0, {2, 4}, {0}, 3, TS_ERR_GRAPH, "rotary_dim 3 must be even and positive"},
         {TS_F32, TS_DTYPE_COUNT, 2, 0, {2, 4}, {0}, 6, TS_ERR_SHAPE,
-         "rotary_dim 6 is larger than head_dim 4 of input 'x' ('x')"},
+         "rotary_dim 6 is larger than head_dim 4 of input 'x'"},
         {TS_F32, TS_DTYPE_COUNT, 2, 0, {2, 5}, {0}, 0, TS_ERR_GRAPH,
          "rotary_dim 5 must be even and positive (it defaults to head_dim)"},
         {TS_F32, TS_DTYPE_COUNT, 1, 0, {4}, {0}, 0, TS_ERR_SHAPE,
-         "input 'x' ('x') has rank 1, expected rank >= 2 ([..., seq, head_dim])"},
+         "input 'x' has rank 1, expected rank >= 2 ([..., seq, head_dim])"},
         {TS_I32, TS_DTYPE_COUNT, 2, 0, {2, 4}, {0}, 0, TS_ERR_SHAPE,
-         "input 'x' ('x') has dtype i32, expected a float dtype"},
+         "input 'x' has dtype i32, expected a float dtype"},
         {TS_F32, TS_F32, 2, 1, {2, 4}, {2}, 0, TS_ERR_SHAPE,
-         "input 'positions' ('pos') has dtype f32, expected i32 or i64"},
+         "'pos' (input positions) has dtype f32, expected i32 or i64"},
         {TS_F32, TS_I32, 3, 2, {2, 3, 4}, {3, 2}, 0, TS_ERR_SHAPE,
-         "input 'positions' ('pos') of shape [3, 2] does not broadcast to [2, 3], the shape of "
-         "input 'x' ('x') without its last dim"},
+         "'pos' (input positions) of shape [3, 2] does not broadcast to [2, 3], the shape of "
+         "input 'x' without its last dim"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tc_init(&c);
@@ -614,19 +672,19 @@ static void test_attention(void) {
         const char *msg;
     } bad[] = {
         {{1, 8, 1, 2}, {1, 3, 1, 2}, {1, 3, 1, 2}, {0}, 0, TS_F32,
-         "input 'k' ('k') has 3 heads, which does not divide the 8 heads of 'q' ('q')"},
+         "input 'k' has 3 heads, which does not divide the 8 heads of input 'q'"},
         {{1, 2, 1, 2}, {1, 2, 1, 3}, {1, 2, 1, 2}, {0}, 0, TS_F32,
-         "input 'k' ('k') has head_dim 3, but 'q' ('q') has 2"},
+         "input 'k' has head_dim 3, but input 'q' has 2"},
         {{1, 2, 1, 2}, {1, 2, 3, 2}, {1, 2, 4, 2}, {0}, 0, TS_F32,
-         "input 'v' ('v') has shape [1, 2, 4, 2], expected 2 heads and 3 keys as 'k' ('k')"},
+         "input 'v' has shape [1, 2, 4, 2], expected 2 heads and 3 keys as input 'k'"},
         {{1, 2, 1, 2}, {2, 2, 1, 2}, {2, 2, 1, 2}, {0}, 0, TS_F32,
-         "input 'k' ('k') has batch 2, but 'q' ('q') has batch 1"},
+         "input 'k' has batch 2, but input 'q' has batch 1"},
         {{1, 2, 1, 2}, {1, 2, 1, 2}, {1, 2, 1, 2}, {0}, 0, TS_F16,
-         "input 'k' ('k') has dtype f16, but 'q' ('q') has f32"},
+         "input 'k' has dtype f16, but input 'q' has f32"},
         {{1, 2, 1, 2}, {1, 2, 1, 2}, {1, 2, 1, 2}, {0}, 0, TS_I32,
-         "input 'k' ('k') has dtype i32, expected a float dtype"},
+         "input 'k' has dtype i32, expected a float dtype"},
         {{1, 2, 3, 2}, {1, 2, 4, 2}, {1, 2, 4, 2}, {3, 3}, 2, TS_F32,
-         "input 'mask' ('m') of shape [3, 3] does not broadcast to [1, 2, 3, 4] "
+         "'m' (input mask) of shape [3, 3] does not broadcast to [1, 2, 3, 4] "
          "([batch, q heads, q seq, k seq])"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -646,7 +704,25 @@ static void test_attention(void) {
     tc_in(&c, "v", TS_F32, 4, (int64_t[]){1, 1, 1, 2}, NULL);
     tc_node(&c, TS_OP_ATTENTION, 1);
     CHECK_STR(tc_err(&c, TS_ERR_SHAPE),
-              "input 'q' ('q') has rank 3, expected 4 ([batch, heads, seq, head_dim])");
+              "input 'q' has rank 3, expected 4 ([batch, heads, seq, head_dim])");
+    tc_free(&c);
+
+    /* Values not named after their roles: each name comes with its role. */
+    tc_init(&c);
+    tc_in(&c, "queries", TS_F32, 4, (int64_t[]){1, 4, 1, 2}, NULL);
+    tc_in(&c, "keys", TS_F32, 4, (int64_t[]){1, 3, 1, 2}, NULL);
+    tc_in(&c, "values", TS_F32, 4, (int64_t[]){1, 3, 1, 2}, NULL);
+    tc_node(&c, TS_OP_ATTENTION, 1);
+    CHECK_STR(tc_err(&c, TS_ERR_SHAPE),
+              "'keys' (input k) has 3 heads, which does not divide the 4 heads of 'queries' (input q)");
+    tc_free(&c);
+
+    tc_init(&c); /* an omitted k has no name: the role alone */
+    tc_in(&c, "q", TS_F32, 4, (int64_t[]){1, 1, 1, 2}, NULL);
+    tc_omit(&c);
+    tc_in(&c, "v", TS_F32, 4, (int64_t[]){1, 1, 1, 2}, NULL);
+    tc_node(&c, TS_OP_ATTENTION, 1);
+    CHECK_STR(tc_err(&c, TS_ERR_GRAPH), "input k is omitted: attention needs it");
     tc_free(&c);
 }
 

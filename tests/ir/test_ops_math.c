@@ -415,7 +415,7 @@ static void test_where(void) {
 
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_F32, 1, {2}, F(0)}, {"a", TS_F32, 1, {2}, F(0)}, {"b", TS_F32, 1, {2}, F(0)}));
-    EXPECT_ERR(&t, TS_ERR_SHAPE, "cond 'c' has dtype f32: where takes a bool condition");
+    EXPECT_ERR(&t, TS_ERR_SHAPE, "'c' (input cond) has dtype f32: where takes a bool condition");
     tc_case(&t, TS_OP_WHERE, 3, INS(
         {"c", TS_BOOL, 1, {2}, F(0)}, {"a", TS_F32, 1, {2}, F(0)}, {"b", TS_I32, 1, {2}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
@@ -580,10 +580,20 @@ static void test_softmax(void) {
     tc_case(&t, TS_OP_SOFTMAX, 1, INS({"x", TS_F16, 2, {3, 0}, F(0)}));
     EXPECT_OK(&t, TS_F16, 2, 3, 0);
 
+    /* a negative axis counts from the end: -2 of [2, 2] is axis 0 */
+    tc_init(&t, TS_OP_SOFTMAX, 1, INS({"x", TS_F32, 2, {2, 2}, F(0, 0, 0, log(3.0))}));
+    set_i(&t, "axis", -2);
+    tc_run(&t);
+    EXPECT_F(&t, TOL32, 0.5, 0.25, 0.5, 0.75);
+
     tc_init(&t, TS_OP_SOFTMAX, 1, INS({"x", TS_F32, 2, {2, 3}, F(0)}));
     set_i(&t, "axis", 2);
     tc_run(&t);
     EXPECT_ERR(&t, TS_ERR_GRAPH, "axis 2 is out of range for input 'x' of rank 2");
+    tc_init(&t, TS_OP_SOFTMAX, 1, INS({"h", TS_F32, 2, {2, 3}, F(0)}));
+    set_i(&t, "axis", -3);
+    tc_run(&t);
+    EXPECT_ERR(&t, TS_ERR_GRAPH, "axis -3 is out of range for 'h' (input x) of rank 2");
     tc_case(&t, TS_OP_SOFTMAX, 1, INS({"x", TS_I32, 1, {3}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE, "input 'x' has dtype i32: softmax takes f32, f16 or bf16");
     tc_free(&t);
@@ -618,26 +628,40 @@ static void test_norm(void) {
     set_f(&t, "eps", 0);
     tc_run(&t);
     EXPECT_F(&t, 4e-3, 0.848528137423857, 1.131370849898476);
-    /* an empty last dim gives an empty output */
+    /* an empty last dim gives an empty output: there is no row to normalize,
+     * so no mean of nothing is ever taken (unlike reduce_mean over an empty
+     * axis, whose output has elements) */
     tc_case(&t, TS_OP_LAYERNORM, 2, INS({"x", TS_F32, 2, {3, 0}, F(0)}, {"w", TS_F32, 1, {0}, F(0)}));
     EXPECT_OK(&t, TS_F32, 2, 3, 0);
+    tc_init(&t, TS_OP_RMSNORM, 1, INS({"x", TS_F16, 1, {0}, F(0)}));
+    set_i(&t, "axis", 0);
+    tc_run(&t);
+    EXPECT_OK(&t, TS_F16, 1, 0);
 
     /* errors */
     tc_case(&t, TS_OP_LAYERNORM, 2, INS({"x", TS_F32, 2, {2, 4}, F(0)}, {"w", TS_F32, 1, {3}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "weight 'w' has shape [3]: layernorm takes a weight of shape [4], the last dim of input 'x' [2, 4]");
-    tc_case(&t, TS_OP_RMSNORM, 2, INS({"x", TS_F32, 2, {2, 4}, F(0)}, {"w", TS_F32, 2, {1, 4}, F(0)}));
+               "'w' (input weight) has shape [3]: layernorm takes a weight of shape [4], the last dim of "
+               "input 'x' of shape [2, 4]");
+    tc_case(&t, TS_OP_RMSNORM, 2, INS({"h", TS_F32, 2, {2, 4}, F(0)}, {"w", TS_F32, 2, {1, 4}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "weight 'w' has shape [1, 4]: rmsnorm takes a weight of shape [4], the last dim of input 'x' [2, 4]");
+               "'w' (input weight) has shape [1, 4]: rmsnorm takes a weight of shape [4], the last dim of "
+               "'h' (input x) of shape [2, 4]");
     tc_case(&t, TS_OP_LAYERNORM, 3, INS(
         {"x", TS_F32, 1, {4}, F(0)}, {"w", TS_F32, 1, {4}, F(0)}, {"bias", TS_F16, 1, {4}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "bias 'bias' has dtype f16 but input 'x' has f32: layernorm takes one dtype for all its inputs");
+               "input 'bias' has dtype f16 but input 'x' has f32: layernorm takes one dtype for all its inputs");
     tc_init(&t, TS_OP_LAYERNORM, 1, INS({"x", TS_F32, 2, {2, 4}, F(0)}));
     set_i(&t, "axis", 0);
     tc_run(&t);
     EXPECT_ERR(&t, TS_ERR_GRAPH,
                "axis 0 is not supported: layernorm normalizes over the last dim only (axis -1 or 1 for input "
+               "'x' of rank 2)");
+    tc_init(&t, TS_OP_RMSNORM, 1, INS({"x", TS_F32, 2, {2, 4}, F(0)}));
+    set_i(&t, "axis", -2);
+    tc_run(&t);
+    EXPECT_ERR(&t, TS_ERR_GRAPH,
+               "axis -2 is not supported: rmsnorm normalizes over the last dim only (axis -1 or 1 for input "
                "'x' of rank 2)");
     tc_case(&t, TS_OP_RMSNORM, 1, INS({"x", TS_F32, 0, {0}, F(0)}));
     EXPECT_ERR(&t, TS_ERR_SHAPE,
@@ -712,10 +736,14 @@ static void test_reduce(void) {
     EXPECT_ERR(&t, TS_ERR_GRAPH, "axes: 1 and -1 both name axis 1");
     reduce(&t, TS_OP_REDUCE_MEAN, IN1("x", TS_F32, 2, {0, 3}, F(0)), 1, I(0), false);
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "input 'x' [0, 3] has size 0 on reduced axis 0: reduce_mean of no elements is undefined");
-    reduce(&t, TS_OP_REDUCE_MAX, IN1("x", TS_F32, 2, {3, 0}, F(0)), 1, I(-1), true);
+               "input 'x' of shape [0, 3] has size 0 on reduced axis 0: reduce_mean of no elements is "
+               "undefined");
+    reduce(&t, TS_OP_REDUCE_MAX, IN1("h", TS_F32, 2, {3, 0}, F(0)), 1, I(-1), true);
     EXPECT_ERR(&t, TS_ERR_SHAPE,
-               "input 'x' [3, 0] has size 0 on reduced axis 1: reduce_max of no elements is undefined");
+               "'h' (input x) of shape [3, 0] has size 0 on reduced axis 1: reduce_max of no elements is "
+               "undefined");
+    reduce(&t, TS_OP_REDUCE_SUM, x23, 1, I(-3), false);
+    EXPECT_ERR(&t, TS_ERR_GRAPH, "axes: -3 is out of range for input 'x' of rank 2");
     reduce(&t, TS_OP_REDUCE_SUM, IN1("x", TS_I32, 1, {3}, I(1, 2, 3)), 1, I(0), false);
     EXPECT_ERR(&t, TS_ERR_SHAPE, "input 'x' has dtype i32: reduce_sum takes f32, f16 or bf16");
     tc_case(&t, TS_OP_REDUCE_SUM, 1, &x23);

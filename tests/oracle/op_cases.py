@@ -617,7 +617,7 @@ def _softmax_case(dtype, shape, axis, hi=2.0, neg_inf=False):
 
 
 def _norm_case(op, dtype, shape, use_w=True, use_b=True, eps=None, offset=0.0,
-               explicit_axis=False, hi=2.0):
+               explicit_axis=None, hi=2.0):
     def build(rng):
         d = shape[-1]
         x = rand_float(rng, dtype, shape, 0.1, hi)
@@ -639,8 +639,8 @@ def _norm_case(op, dtype, shape, use_w=True, use_b=True, eps=None, offset=0.0,
         attrs = {}
         if eps is not None:
             attrs["eps"] = eps
-        if explicit_axis:
-            attrs["axis"] = -1
+        if explicit_axis is not None:
+            attrs["axis"] = explicit_axis  # -1 or rank - 1: the last dim either way
         e = eps if eps is not None else (1e-5 if op == "layernorm" else 1e-6)
         if op == "layernorm":
             want = layernorm_ref(x, w, b, e)
@@ -688,7 +688,8 @@ def register_reductions():
         add_case("f32_2x17x127_eps1e-2", op, _norm_case(op, "f32", (2, 17, 127), eps=1e-2))
         add_case("f32_no_weight_7x17", op, _norm_case(op, "f32", (7, 17), use_w=False,
                                                       use_b=False))
-        add_case("f32_axis-1_17x7", op, _norm_case(op, "f32", (17, 7), explicit_axis=True))
+        add_case("f32_axis-1_17x7", op, _norm_case(op, "f32", (17, 7), explicit_axis=-1))
+        add_case("f32_axis2_2x3x17", op, _norm_case(op, "f32", (2, 3, 17), explicit_axis=2))
         add_case("f32_3x4097", op, _norm_case(op, "f32", (3, 4097)))
         add_case("f32_offset100_7x129", op, _norm_case(op, "f32", (7, 129), offset=100.0))
         add_case("f16_17x129", op, _norm_case(op, "f16", (17, 129)))
@@ -801,6 +802,17 @@ def register_movement():
             add_case(f"{dt}_{shape_tag(shape)}_perm{''.join(map(str, perm))}", "transpose",
                      _transpose_case(dt, shape, perm))
     add_case("f32_4097x3_perm10", "transpose", _transpose_case("f32", (4097, 3), (1, 0)))
+    # Negative entries count from the end, like every axis ("Negative axes
+    # count from the end"); numpy's transpose reads them the same way.
+    neg_perms = [((2, 3, 7, 5), (-1, 0, 1, 2)), ((3, 7, 17), (-1, -3, -2)),
+                 ((7, 17), (-1, 0)), ((2, 3, 7, 5), (0, -2, 1, -1)), ((17,), (-1,))]
+    for dt in ALL_DTYPES:
+        for i, (shape, perm) in enumerate(neg_perms):
+            if dt != "f32" and i != 0:
+                continue
+            tag = "_".join(str(p) for p in perm)
+            add_case(f"{dt}_{shape_tag(shape)}_perm_{tag}", "transpose",
+                     _transpose_case(dt, shape, perm))
 
     for dt in ALL_DTYPES:
         add_case(f"{dt}_7x17_to_-1", "reshape", _reshape_case(dt, (7, 17), [-1]))
