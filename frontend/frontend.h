@@ -43,8 +43,10 @@ const struct ts_st_tensor *ts_safetensors_find(const struct ts_safetensors *st, 
 
 /* ---- safetensors_write.c ------------------------------------------------- */
 
-/* Writes tensors to path atomically (a temporary file renamed over it), so an
- * error never leaves a half-written file behind. */
+/* Writes tensors to path. A regular file (or one a symbolic link points to)
+ * is replaced atomically (a temporary file renamed over it), so an error never
+ * leaves a half-written file behind; a device or FIFO (/dev/null, a pipe) is
+ * written through and never replaced; a directory is an error. */
 enum ts_status ts_safetensors_write(const char *path, int n, const char *const *names,
                                     const struct ts_tensor *tensors, struct ts_diag *d);
 

@@ -16,7 +16,7 @@
 
 /* JSON numbers are doubles: beyond 2^53 they stop being exact, so a dim or an
  * offset there is refused rather than silently rounded. */
-#define ST_MAX_INT 9007199254740992.0 /* 2^53 */
+#define ST_MAX_INT 9007199254740992.0 /* 2^53: integers must stay below it to be exact in JSON */
 
 /* The public struct plus a by-name index, so ts_safetensors_find is a binary
  * search even for models with thousands of tensors. */
@@ -90,7 +90,7 @@ static const char *st_number(double v, char *buf, size_t size) {
 static bool st_uint(const cJSON *j, uint64_t *out) {
     if (!cJSON_IsNumber(j)) return false;
     double v = j->valuedouble;
-    if (!(v >= 0.0 && v <= ST_MAX_INT)) return false; /* also refuses NaN */
+    if (!(v >= 0.0 && v < ST_MAX_INT)) return false; /* also refuses NaN */
     if ((double)(uint64_t)v != v) return false;
     *out = (uint64_t)v;
     return true;
@@ -175,7 +175,7 @@ static enum ts_status st_check_entry(const cJSON *item, const char *name, const 
     for (const cJSON *dim = shape->child; dim; dim = dim->next, i++) {
         uint64_t v;
         if (!st_uint(dim, &v))
-            return ts_diag_set(d, TS_ERR_PARSE, path, where, "shape[%d] %s, not an integer in [0, 2^53]", i,
+            return ts_diag_set(d, TS_ERR_PARSE, path, where, "shape[%d] %s, not an integer in [0, 2^53)", i,
                                st_not_uint(dim, why, sizeof why));
         e->t.dims[i] = (int64_t)v;
     }
@@ -194,7 +194,7 @@ static enum ts_status st_check_entry(const cJSON *item, const char *name, const 
     i = 0;
     for (const cJSON *o = offsets->child; o; o = o->next, i++)
         if (!st_uint(o, &be[i]))
-            return ts_diag_set(d, TS_ERR_PARSE, path, where, "data_offsets[%d] %s, not an integer in [0, 2^53]",
+            return ts_diag_set(d, TS_ERR_PARSE, path, where, "data_offsets[%d] %s, not an integer in [0, 2^53)",
                                i, st_not_uint(o, why, sizeof why));
     e->begin = be[0];
     e->end = be[1];

@@ -1,6 +1,7 @@
 /* tessera.c — the tessera command: dispatches to the verbs. Results go to
  * standard output, progress and errors to standard error; errors are one line
  * "tessera: error: FILE: WHERE: WHAT" with exit status 1 (2 for bad usage). */
+#include <signal.h>
 #include <string.h>
 
 #include "build_info.h"
@@ -37,6 +38,9 @@ static int print_version(void) {
 }
 
 int main(int argc, char **argv) {
+    /* A reader that goes away (--outputs into a FIFO or a closed pipe) must
+     * give a write error with a message, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

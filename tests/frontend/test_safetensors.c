@@ -589,19 +589,19 @@ static void test_malformed(void) {
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, T,
                "shape has 9 dims, more than the 8 tessera supports");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-3],\"data_offsets\":[0,16]}}", 16, T,
-               "shape[1] is -3, not an integer in [0, 2^53]");
+               "shape[1] is -3, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5,2],\"data_offsets\":[0,16]}}", 16, T,
-               "shape[0] is 2.5, not an integer in [0, 2^53]");
+               "shape[0] is 2.5, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8, T,
-               "shape[0] is a string, not an integer in [0, 2^53]");
+               "shape[0] is a string, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}", 8, T,
-               "shape[0] is 1.0000000000000001e+300, not an integer in [0, 2^53]");
+               "shape[0] is 1.0000000000000001e+300, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16,32]}}", 32, T,
                "data_offsets must be [begin, end], found an array of 3 items");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":16}}", 16, T,
                "data_offsets must be [begin, end], found a number");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,null]}}", 16, T,
-               "data_offsets[1] is null, not an integer in [0, 2^53]");
+               "data_offsets[1] is null, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", 16, T,
                "data_offsets [16, 0] begin after they end");
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 12, T,
@@ -611,7 +611,7 @@ static void test_malformed(void) {
     expect_err("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,16]}}", 16, T,
                "f32 [4294967296, 4294967296] is too large: its size in bytes overflows 64 bits");
     expect_err("{\"w\":{\"dtype\":\"I64\",\"shape\":[2305843009213693952],\"data_offsets\":[0,16]}}", 16, T,
-               "shape[0] is 2305843009213693952, not an integer in [0, 2^53]");
+               "shape[0] is 2305843009213693952, not an integer in [0, 2^53)");
     expect_err("{\"w\":{\"dtype\":\"I64\",\"shape\":[4294967296,536870912],\"data_offsets\":[0,16]}}", 16, T,
                "i64 [4294967296, 536870912] is too large: its size in bytes overflows 64 bits");
 
