@@ -10,6 +10,9 @@
     X(VERIFY, "verify", "check structure and sort nodes topologically")                 \
     X(SHAPES, "shapes", "bind symbols to sizes and infer every dtype and shape")        \
     X(FOLD, "fold", "evaluate nodes whose inputs are all constants")                    \
+    X(CSE, "cse", "merge nodes and constants that compute the same thing")              \
+    X(SIMPLIFY, "simplify", "rewrite gelu, layernorm, rmsnorm, softmax and attention "   \
+                            "written in primitives to the fused ops")                   \
     X(DCE, "dce", "remove nodes that no graph output depends on")
 
 enum ts_pass_id {
@@ -46,6 +49,13 @@ enum ts_status ts_pass_shapes(struct ts_graph *g, const struct ts_bind *binds, i
 #define TS_FOLD_BUDGET_BYTES ((int64_t)16 << 20)
 #define TS_FOLD_BUDGET_WORK ((int64_t)1 << 26)
 enum ts_status ts_pass_fold(struct ts_graph *g, struct ts_diag *d);
+/* cse.c: identical constants, then nodes with the same op, inputs and attrs,
+ * are kept once; a node or constant defining a graph output is never removed. */
+enum ts_status ts_pass_cse(struct ts_graph *g, struct ts_diag *d);
+/* simplify.c: gelu (erf and tanh forms), layernorm, rmsnorm, softmax and
+ * attention written out in primitive ops become the fused ops, where every
+ * intermediate is private to the pattern. Runs on a shaped graph. */
+enum ts_status ts_pass_simplify(struct ts_graph *g, struct ts_diag *d);
 /* dce.c */
 enum ts_status ts_pass_dce(struct ts_graph *g, struct ts_diag *d);
 

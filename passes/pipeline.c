@@ -57,6 +57,8 @@ enum ts_status ts_pipeline_run(struct ts_graph *g, const struct ts_pipeline_opts
     PASS(TS_PASS_VERIFY, ts_pass_verify(g, d));
     PASS(TS_PASS_SHAPES, ts_pass_shapes(g, o->binds, o->nbinds, d));
     PASS(TS_PASS_FOLD, ts_pass_fold(g, d));
+    PASS(TS_PASS_CSE, ts_pass_cse(g, d));
+    PASS(TS_PASS_SIMPLIFY, ts_pass_simplify(g, d));
     PASS(TS_PASS_DCE, ts_pass_dce(g, d));
     return TS_OK;
 }

@@ -11,8 +11,7 @@ static const char inspect_usage[] =
     "and a count of nodes per op.\n"
     "\n"
     "options:\n"
-    "  --dump PASS,...   print the IR after each named pass: parse (as read),\n"
-    "                    verify, shapes, fold, dce, or all\n"
+    "  --dump PASS,...   print the IR after each named pass (listed below), or all\n"
     "  --bind SYMBOL=N   size of a symbolic dim (repeatable)\n"
     "  -h, --help        this help\n"
     "\n"
@@ -23,6 +22,15 @@ static void print_usage(void) {
     printf("  %-8s %s\n", "parse", "the graph as read from the file");
     for (int p = 0; p < TS_PASS_COUNT; p++)
         printf("  %-8s %s\n", ts_pass_name((enum ts_pass_id)p), ts_pass_description((enum ts_pass_id)p));
+}
+
+/* "parse, verify, …, all": the names --dump accepts, from the pass table. */
+static const char *pass_names(char *buf, size_t size) {
+    size_t used = (size_t)snprintf(buf, size, "parse");
+    for (int p = 0; p < TS_PASS_COUNT && used < size; p++)
+        used += (size_t)snprintf(buf + used, size - used, ", %s", ts_pass_name((enum ts_pass_id)p));
+    if (used < size) snprintf(buf + used, size - used, ", all");
+    return buf;
 }
 
 /* Parses "verify,fold" into a mask; bit TS_PASS_COUNT stands for "parse". */
@@ -37,9 +45,11 @@ static int parse_dump(const char *list, unsigned *mask) {
             *mask |= 1u << TS_PASS_COUNT;
         else if (ts_pass_from_name(tok, &p))
             *mask |= 1u << p;
-        else
-            return ts_cli_usage_error("inspect", "--dump",
-                                      "unknown pass '%s' (passes: parse, verify, shapes, fold, dce, all)", tok);
+        else {
+            char names[256];
+            return ts_cli_usage_error("inspect", "--dump", "unknown pass '%s' (passes: %s)", tok,
+                                      pass_names(names, sizeof names));
+        }
     }
     if (!*mask) return ts_cli_usage_error("inspect", "--dump", "no pass named");
     return 0;
