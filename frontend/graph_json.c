@@ -171,9 +171,33 @@ static enum ts_status parse_symbols(struct ts_json_parser *p, const cJSON *syms)
     return TS_OK;
 }
 
+/* The declaration shared by an input and a constant: an object with exactly
+ * 'keys', whose name defines a value of 'kind' with its dtype and shape (an
+ * input's dims may be symbols; a constant's are integers). */
+static enum ts_status parse_value_decl(struct ts_json_parser *p, const cJSON *item, const char *where,
+                                       const char *const *keys, const char *fields, enum ts_value_kind kind,
+                                       int *id_out) {
+    char got[128], w[96];
+    if (!cJSON_IsObject(item))
+        return ts_diag_set(p->d, TS_ERR_PARSE, p->path, where, "expected an object with %s, got %s", fields,
+                           ts_json_describe(item, got, sizeof got));
+    TS_TRY(ts_json_check_keys(p, item, keys, where, "field"));
+    for (int k = 0; keys[k]; k++)
+        if (!field(item, keys[k])) return missing(p, where, keys[k]);
+    const char *name = NULL;
+    snprintf(w, sizeof w, "%s.name", where);
+    TS_TRY(ts_json_get_name(p, field(item, "name"), w, "the name", &name));
+    TS_TRY(ts_json_define(p, name, kind, where, "value", NULL, id_out));
+    struct ts_value *v = &p->g->values[*id_out];
+    snprintf(w, sizeof w, "%s.dtype", where);
+    TS_TRY(get_dtype(p, field(item, "dtype"), w, &v->dtype));
+    snprintf(w, sizeof w, "%s.shape", where);
+    return get_shape(p, field(item, "shape"), w, kind == TS_VALUE_INPUT, v);
+}
+
 static enum ts_status parse_inputs(struct ts_json_parser *p, const cJSON *inputs) {
     static const char *const keys[] = {"name", "dtype", "shape", NULL};
-    char got[128], where[64], w[96];
+    char got[128], where[64];
     if (!inputs) return TS_OK;
     if (!cJSON_IsArray(inputs))
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, "inputs", "expected an array of inputs, got %s",
@@ -183,23 +207,8 @@ static enum ts_status parse_inputs(struct ts_json_parser *p, const cJSON *inputs
     p->g->ninputs = 0;
     for (const cJSON *in = inputs->child; in; in = in->next, i++) {
         snprintf(where, sizeof where, "inputs[%d]", i);
-        if (!cJSON_IsObject(in))
-            return ts_diag_set(p->d, TS_ERR_PARSE, p->path, where,
-                               "expected an object with name, dtype and shape, got %s",
-                               ts_json_describe(in, got, sizeof got));
-        TS_TRY(ts_json_check_keys(p, in, keys, where, "field"));
-        for (int k = 0; keys[k]; k++)
-            if (!field(in, keys[k])) return missing(p, where, keys[k]);
-        const char *name = NULL;
-        snprintf(w, sizeof w, "%s.name", where);
-        TS_TRY(ts_json_get_name(p, field(in, "name"), w, "the name", &name));
         int id;
-        TS_TRY(ts_json_define(p, name, TS_VALUE_INPUT, where, "value", NULL, &id));
-        struct ts_value *v = &p->g->values[id];
-        snprintf(w, sizeof w, "%s.dtype", where);
-        TS_TRY(get_dtype(p, field(in, "dtype"), w, &v->dtype));
-        snprintf(w, sizeof w, "%s.shape", where);
-        TS_TRY(get_shape(p, field(in, "shape"), w, true, v));
+        TS_TRY(parse_value_decl(p, in, where, keys, "name, dtype and shape", TS_VALUE_INPUT, &id));
         p->g->inputs[p->g->ninputs++] = id;
     }
     return TS_OK;
@@ -295,25 +304,12 @@ static enum ts_status put_element(struct ts_json_parser *p, const cJSON *e, stru
 static enum ts_status parse_constant(struct ts_json_parser *p, const cJSON *c, const char *where) {
     static const char *const keys[] = {"name", "dtype", "shape", "data", NULL};
     char got[128], w[96], shape[160];
-    if (!cJSON_IsObject(c))
-        return ts_diag_set(p->d, TS_ERR_PARSE, p->path, where,
-                           "expected an object with name, dtype, shape and data, got %s",
-                           ts_json_describe(c, got, sizeof got));
-    TS_TRY(ts_json_check_keys(p, c, keys, where, "field"));
-    for (int k = 0; keys[k]; k++)
-        if (!field(c, keys[k])) return missing(p, where, keys[k]);
-    const char *name = NULL;
-    snprintf(w, sizeof w, "%s.name", where);
-    TS_TRY(ts_json_get_name(p, field(c, "name"), w, "the name", &name));
     int id;
-    TS_TRY(ts_json_define(p, name, TS_VALUE_CONSTANT, where, "value", NULL, &id));
+    TS_TRY(parse_value_decl(p, c, where, keys, "name, dtype, shape and data", TS_VALUE_CONSTANT, &id));
     struct ts_value *v = &p->g->values[id];
-    snprintf(w, sizeof w, "%s.dtype", where);
-    TS_TRY(get_dtype(p, field(c, "dtype"), w, &v->dtype));
-    snprintf(w, sizeof w, "%s.shape", where);
-    TS_TRY(get_shape(p, field(c, "shape"), w, false, v));
 
     /* The size rule of every shape (ts_dims_fit), checked before data is read. */
+    snprintf(w, sizeof w, "%s.shape", where);
     int64_t dims[TS_MAX_RANK], numel;
     for (int k = 0; k < v->rank; k++) dims[k] = v->dims[k].size;
     if (!ts_dims_fit(v->rank, dims, ts_dtype_size(v->dtype), &numel))
