@@ -274,7 +274,7 @@ enum ts_status ts_json_parse_attrs(struct ts_graph *g, struct ts_node *n, const 
                                    struct ts_diag *d) {
     const struct ts_op_info *info = ts_op_get(n->op);
     char where[300], got[128], list[256], key[64];
-    ts_json_node_where(n->name, n->named, n->op, where, sizeof where);
+    ts_node_where(n->name, n->named, n->op, where, sizeof where);
     ts_node_set_defaults(n);
     if (attrs && !cJSON_IsObject(attrs))
         return ts_diag_set(d, TS_ERR_PARSE, g->path, where, "\"attrs\" must be an object, got %s",

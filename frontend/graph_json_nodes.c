@@ -47,20 +47,6 @@ static const char *closest_op(const char *name) {
     return best;
 }
 
-/* "2 inputs", "3 to 4 inputs", "at least 1 input". */
-static const char *arity_str(int min, int max, const char *noun, char *buf, size_t size) {
-    if (max < 0) snprintf(buf, size, "at least %d %s%s", min, noun, min == 1 ? "" : "s");
-    else if (min == max) snprintf(buf, size, "%d %s%s", min, noun, min == 1 ? "" : "s");
-    else snprintf(buf, size, "%d to %d %ss", min, max, noun);
-    return buf;
-}
-
-const char *ts_json_node_where(const char *name, bool named, enum ts_op op, char *buf, size_t size) {
-    if (named) snprintf(buf, size, "node '%s' (%s)", name, ts_op_get(op)->name);
-    else snprintf(buf, size, "node '%s'", name);
-    return buf;
-}
-
 /* Node names, given or "op#index", must be unique or messages would be
  * ambiguous: an open-addressing set of name → node index. */
 struct name_set {
@@ -90,7 +76,7 @@ static int name_set_add(struct name_set *set, const char *name, int node) {
 static enum ts_status parse_node(struct ts_json_parser *p, const cJSON *e, int index, struct name_set *names) {
     static const char *const keys[] = {"op", "name", "inputs", "outputs", "attrs", NULL};
     struct ts_graph *g = p->g;
-    char where[64], nwhere[320], got[128], what[64], arity[64];
+    char where[64], nwhere[320], got[128], what[64], why[256];
     snprintf(where, sizeof where, "nodes[%d]", index);
     if (!cJSON_IsObject(e))
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, where, "expected an object with op, inputs and outputs, got %s",
@@ -115,7 +101,7 @@ static enum ts_status parse_node(struct ts_json_parser *p, const cJSON *e, int i
     }
     const struct ts_op_info *info = ts_op_get(op);
     const char *name = given ? given : ts_arena_printf(g->arena, "%s#%d", info->name, index);
-    ts_json_node_where(name, given != NULL, op, nwhere, sizeof nwhere);
+    ts_node_where(name, given != NULL, op, nwhere, sizeof nwhere);
     int other = name_set_add(names, name, index);
     if (other >= 0)
         return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, nwhere, "the node name is also used by nodes[%d]", other);
@@ -131,12 +117,8 @@ static enum ts_status parse_node(struct ts_json_parser *p, const cJSON *e, int i
         return ts_diag_set(p->d, TS_ERR_PARSE, p->path, nwhere, "\"outputs\" must be an array of value names, got %s",
                            ts_json_describe(outs, got, sizeof got));
     int nin = cJSON_GetArraySize(ins), nout = cJSON_GetArraySize(outs);
-    if (nin < info->min_inputs || (info->max_inputs >= 0 && nin > info->max_inputs))
-        return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, nwhere, "%s takes %s, got %d", info->name,
-                           arity_str(info->min_inputs, info->max_inputs, "input", arity, sizeof arity), nin);
-    if (nout < info->min_outputs || (info->max_outputs >= 0 && nout > info->max_outputs))
-        return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, nwhere, "%s gives %s, got %d", info->name,
-                           arity_str(info->min_outputs, info->max_outputs, "output", arity, sizeof arity), nout);
+    if (!ts_op_check_arity(op, nin, nout, why, sizeof why))
+        return ts_diag_set(p->d, TS_ERR_GRAPH, p->path, nwhere, "%s", why);
 
     int j = 0;
     for (const cJSON *in = ins->child; in; in = in->next, j++) {

@@ -51,10 +51,6 @@ enum ts_status ts_json_define(struct ts_json_parser *p, const char *name, enum t
 
 /* ---- graph_json_nodes.c ------------------------------------------------- */
 
-/* "node 'NAME'", or "node 'NAME' (op)" for a name given in the file: the
- * WHERE that ts_diag_node writes, for messages about a node not yet added. */
-const char *ts_json_node_where(const char *name, bool named, enum ts_op op, char *buf, size_t size);
-
 /* "nodes": every node with its outputs defined, attributes set and inputs
  * left unresolved (-1); then ts_json_resolve_inputs, once all values exist. */
 enum ts_status ts_json_parse_nodes(struct ts_json_parser *p, const cJSON *nodes);

@@ -205,13 +205,16 @@ int64_t ts_value_numel(const struct ts_value *v) {
     return n;
 }
 
+const char *ts_node_where(const char *name, bool named, enum ts_op op, char *buf, size_t size) {
+    if (named) snprintf(buf, size, "node '%s' (%s)", name, ts_op_get(op)->name);
+    else snprintf(buf, size, "node '%s'", name);
+    return buf;
+}
+
 enum ts_status ts_diag_node(struct ts_diag *d, const struct ts_graph *g, const struct ts_node *n,
                             enum ts_status st, const char *fmt, ...) {
     char where[256], what[768];
-    if (n->named)
-        snprintf(where, sizeof where, "node '%s' (%s)", n->name, ts_op_get(n->op)->name);
-    else
-        snprintf(where, sizeof where, "node '%s'", n->name);
+    ts_node_where(n->name, n->named, n->op, where, sizeof where);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);

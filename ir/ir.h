@@ -237,6 +237,9 @@ const struct ts_op_info *ts_op_get(enum ts_op op);
 bool ts_op_from_name(const char *name, enum ts_op *out);
 /* Index of attribute 'name' in op's schema, or -1. */
 int ts_op_attr_index(enum ts_op op, const char *name);
+/* Whether op takes nin inputs and gives nout outputs; if not, why holds the
+ * reason ("attention takes 3 to 4 inputs, got 2"). */
+bool ts_op_check_arity(enum ts_op op, int nin, int nout, char *why, size_t size);
 
 /* ---- graph.c: the graph IR ---------------------------------------------- */
 
@@ -327,6 +330,9 @@ void ts_value_set_shape(struct ts_value *v, enum ts_dtype dtype, int rank, const
 /* Concrete dims of a shaped value into out[]; returns rank. */
 int ts_value_dims(const struct ts_value *v, int64_t *out);
 int64_t ts_value_numel(const struct ts_value *v); /* the value obeys ts_dims_fit (shapes pass) */
+/* Where messages about a node point: "node 'NAME' (op)" for a name from the
+ * file, "node 'op#3'" for a default one. */
+const char *ts_node_where(const char *name, bool named, enum ts_op op, char *buf, size_t size);
 /* Records a TS_ERR_SHAPE (or st) error at "node 'NAME'" in the graph's file. */
 enum ts_status ts_diag_node(struct ts_diag *d, const struct ts_graph *g, const struct ts_node *n,
                             enum ts_status st, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* op_table.c — the op table: each op's name, arity, attribute schema, shape
  * rule and reference kernel, expanded from ops.def. The attribute schemas
  * (FORMAT.md's "attrs (default)" column) are written here. */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -74,4 +75,28 @@ int ts_op_attr_index(enum ts_op op, const char *name) {
     for (int i = 0; i < info->nattrs; i++)
         if (strcmp(info->attrs[i].name, name) == 0) return i;
     return -1;
+}
+
+/* "2 inputs", "3 to 4 inputs", "at least 1 input". */
+static const char *arity_text(int min, int max, const char *noun, char *buf, size_t size) {
+    if (max < 0) snprintf(buf, size, "at least %d %s%s", min, noun, min == 1 ? "" : "s");
+    else if (min == max) snprintf(buf, size, "%d %s%s", min, noun, min == 1 ? "" : "s");
+    else snprintf(buf, size, "%d to %d %ss", min, max, noun);
+    return buf;
+}
+
+bool ts_op_check_arity(enum ts_op op, int nin, int nout, char *why, size_t size) {
+    const struct ts_op_info *info = ts_op_get(op);
+    char text[64];
+    if (nin < info->min_inputs || (info->max_inputs >= 0 && nin > info->max_inputs)) {
+        snprintf(why, size, "%s takes %s, got %d", info->name,
+                 arity_text(info->min_inputs, info->max_inputs, "input", text, sizeof text), nin);
+        return false;
+    }
+    if (nout < info->min_outputs || (info->max_outputs >= 0 && nout > info->max_outputs)) {
+        snprintf(why, size, "%s gives %s, got %d", info->name,
+                 arity_text(info->min_outputs, info->max_outputs, "output", text, sizeof text), nout);
+        return false;
+    }
+    return true;
 }

@@ -9,23 +9,9 @@
 static enum ts_status check_node(struct ts_graph *g, int idx, struct ts_diag *d) {
     struct ts_node *n = &g->nodes[idx];
     const struct ts_op_info *info = ts_op_get(n->op);
-    if (n->ninputs < info->min_inputs || (info->max_inputs >= 0 && n->ninputs > info->max_inputs)) {
-        if (info->max_inputs < 0)
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s takes at least %d inputs, got %d", info->name,
-                                info->min_inputs, n->ninputs);
-        if (info->min_inputs == info->max_inputs)
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s takes %d input%s, got %d", info->name, info->min_inputs,
-                                info->min_inputs == 1 ? "" : "s", n->ninputs);
-        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s takes %d to %d inputs, got %d", info->name, info->min_inputs,
-                            info->max_inputs, n->ninputs);
-    }
-    if (n->noutputs < info->min_outputs || (info->max_outputs >= 0 && n->noutputs > info->max_outputs)) {
-        if (info->max_outputs < 0)
-            return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s gives at least %d output%s, got %d", info->name,
-                                info->min_outputs, info->min_outputs == 1 ? "" : "s", n->noutputs);
-        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s gives %d output%s, got %d", info->name, info->min_outputs,
-                            info->min_outputs == 1 ? "" : "s", n->noutputs);
-    }
+    char why[256];
+    if (!ts_op_check_arity(n->op, n->ninputs, n->noutputs, why, sizeof why))
+        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "%s", why);
     for (int i = 0; i < n->ninputs; i++) {
         int id = n->inputs[i];
         if (id < 0 && i < info->min_inputs)
