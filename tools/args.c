@@ -76,3 +76,18 @@ int ts_cli_check_path(const char *verb, const char *opt, const char *path) {
     if (path && !path[0]) return ts_cli_usage_error(verb, opt, "expects a file path, got an empty string");
     return 0;
 }
+
+const char *ts_cli_option_value(const char *verb, int argc, char **argv, int *i, const char *name, int *rc) {
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (*i + 1 >= argc) {
+        *rc = ts_cli_usage_error(verb, name, "expects a value");
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool ts_cli_is_option(const char *arg, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}

@@ -65,6 +65,12 @@ void ts_cli_progress_start(struct ts_cli_progress *p, bool enabled);
 void ts_cli_progress_show(struct ts_cli_progress *p, const char *text); /* rate-limited */
 void ts_cli_progress_end(struct ts_cli_progress *p);
 
+/* Whether arg is option name, as "--name" or "--name=value". */
+bool ts_cli_is_option(const char *arg, const char *name);
+/* The value of option argv[*i] ("--name v", advancing *i, or "--name=v"); NULL
+ * with *rc set to the usage exit status (after printing why) when missing. */
+const char *ts_cli_option_value(const char *verb, int argc, char **argv, int *i, const char *name, int *rc);
+
 /* Refuses (usage error) an option whose file path is empty. */
 int ts_cli_check_path(const char *verb, const char *opt, const char *path);
 

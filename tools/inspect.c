@@ -82,13 +82,13 @@ int ts_cli_inspect(int argc, char **argv) {
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             print_usage();
             return 0;
-        } else if (strcmp(a, "--dump") == 0 || strncmp(a, "--dump=", 7) == 0) {
-            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v) return ts_cli_usage_error("inspect", "--dump", "expects a value");
+        } else if (ts_cli_is_option(a, "--dump")) {
+            const char *v = ts_cli_option_value("inspect", argc, argv, &i, "--dump", &rc);
+            if (!v) return rc;
             if ((rc = parse_dump(v, &mask))) return rc;
-        } else if (strcmp(a, "--bind") == 0 || strncmp(a, "--bind=", 7) == 0) {
-            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v) return ts_cli_usage_error("inspect", "--bind", "expects a value");
+        } else if (ts_cli_is_option(a, "--bind")) {
+            const char *v = ts_cli_option_value("inspect", argc, argv, &i, "--bind", &rc);
+            if (!v) return rc;
             if ((rc = ts_cli_parse_bind("inspect", v, &binds))) return rc;
         } else if (a[0] == '-' && a[1]) {
             return ts_cli_usage_error("inspect", a, "unknown option");

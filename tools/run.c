@@ -41,22 +41,6 @@ struct run_opts {
     struct ts_cli_binds binds;
 };
 
-/* The value of option argv[*i] ("--x v" or "--x=v"); NULL (and a usage error printed) if missing. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *rc) {
-    size_t n = strlen(name);
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        *rc = ts_cli_usage_error("run", name, "expects a value");
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool is_option(const char *arg, const char *name) {
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
 static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     memset(o, 0, sizeof *o);
     o->target = TS_TARGET_REF;
@@ -68,33 +52,33 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(run_usage, stdout);
             return -1;
-        } else if (is_option(a, "--target")) {
-            if (!(v = option_value(argc, argv, &i, "--target", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--target")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--target", &rc))) return rc;
             if (!ts_target_from_name(v, &o->target))
                 return ts_cli_usage_error("run", "--target", "expected ref, cpu or cuda, got '%s'", v);
-        } else if (is_option(a, "--inputs")) {
-            if (!(o->inputs = option_value(argc, argv, &i, "--inputs", &rc))) return rc;
-        } else if (is_option(a, "--outputs")) {
-            if (!(o->outputs = option_value(argc, argv, &i, "--outputs", &rc))) return rc;
-        } else if (is_option(a, "--save-inputs")) {
-            if (!(o->save_inputs = option_value(argc, argv, &i, "--save-inputs", &rc))) return rc;
-        } else if (is_option(a, "--fill")) {
-            if (!(v = option_value(argc, argv, &i, "--fill", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--inputs")) {
+            if (!(o->inputs = ts_cli_option_value("run", argc, argv, &i, "--inputs", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--outputs")) {
+            if (!(o->outputs = ts_cli_option_value("run", argc, argv, &i, "--outputs", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--save-inputs")) {
+            if (!(o->save_inputs = ts_cli_option_value("run", argc, argv, &i, "--save-inputs", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--fill")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--fill", &rc))) return rc;
             o->fill_given = true;
             o->fill_name = v;
             if (strcmp(v, "random") == 0) o->fill = TS_FILL_RANDOM;
             else if (strcmp(v, "zeros") == 0) o->fill = TS_FILL_ZEROS;
             else if (strcmp(v, "ones") == 0) o->fill = TS_FILL_ONES;
             else return ts_cli_usage_error("run", "--fill", "expected random, zeros or ones, got '%s'", v);
-        } else if (is_option(a, "--seed")) {
-            if (!(v = option_value(argc, argv, &i, "--seed", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--seed")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--seed", &rc))) return rc;
             if ((rc = ts_cli_parse_count("run", "--seed", v, 0, INT64_MAX, &o->seed))) return rc;
             o->seed_given = true;
-        } else if (is_option(a, "--repeat")) {
-            if (!(v = option_value(argc, argv, &i, "--repeat", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--repeat")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--repeat", &rc))) return rc;
             if ((rc = ts_cli_parse_count("run", "--repeat", v, 1, 1000000, &o->repeat))) return rc;
-        } else if (is_option(a, "--bind")) {
-            if (!(v = option_value(argc, argv, &i, "--bind", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--bind")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--bind", &rc))) return rc;
             if ((rc = ts_cli_parse_bind("run", v, &o->binds))) return rc;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
