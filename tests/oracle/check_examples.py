@@ -28,6 +28,7 @@ sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, HERE)
 import models_np  # noqa: E402
 import stio  # noqa: E402
+from run_op_cases import sanitizer_report  # noqa: E402  (one definition for both runners)
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TIMEOUT_S = 600
@@ -74,15 +75,6 @@ RUNS = [
     ("llama-bind-batch2-seq5", "llama", "y", 2, ["batch=2", "seq=5"],
      lambda r: llama_inputs(r, 2, 5), lambda w, i: models_np.llama(w, i["x"])),
 ]
-
-
-def sanitizer_report(stderr):
-    """The first line of an AddressSanitizer / UBSan / LeakSanitizer report in
-    stderr, or None: a sanitizer build must fail a case even when it exits 0."""
-    for line in stderr.splitlines():
-        if "runtime error:" in line or "Sanitizer" in line:
-            return line.strip()
-    return None
 
 
 def check_run(run, tessera, examples, workdir, keep):
