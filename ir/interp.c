@@ -31,9 +31,9 @@ enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n,
     return st;
 }
 
-/* Checks a given input tensor against the bound graph input. */
-static enum ts_status check_input(const struct ts_graph *g, const struct ts_value *v, const struct ts_tensor *t,
-                                  struct ts_diag *d) {
+enum ts_status ts_graph_check_input(const struct ts_graph *g, int input, const struct ts_tensor *t,
+                                    struct ts_diag *d) {
+    const struct ts_value *v = &g->values[g->inputs[input]];
     char where[300], want[256], got[256];
     snprintf(where, sizeof where, "input '%s'", v->name);
     int64_t dims[TS_MAX_RANK];
@@ -73,8 +73,7 @@ enum ts_status ts_interp_run_progress(const struct ts_graph *g, const struct ts_
         goto done;
     }
     for (int i = 0; i < g->ninputs; i++) {
-        const struct ts_value *v = &g->values[g->inputs[i]];
-        if ((st = check_input(g, v, &inputs[i], d)) != TS_OK) goto done;
+        if ((st = ts_graph_check_input(g, i, &inputs[i], d)) != TS_OK) goto done;
         vals[g->inputs[i]] = inputs[i];
         vals[g->inputs[i]].owns_data = false;
     }

@@ -375,10 +375,274 @@ struct ts_progress {
 enum ts_status ts_interp_run_progress(const struct ts_graph *g, const struct ts_tensor *inputs,
                                       struct ts_tensor *outputs, const struct ts_progress *progress,
                                       struct ts_diag *d);
+/* Checks inputs[i] against graph input i of a bound graph: same dtype and shape. */
+enum ts_status ts_graph_check_input(const struct ts_graph *g, int i, const struct ts_tensor *t,
+                                    struct ts_diag *d);
 /* Evaluates one node on given input tensors into freshly allocated outputs
  * (used by constant folding). */
 enum ts_status ts_interp_node(const struct ts_graph *g, const struct ts_node *n,
                               const struct ts_tensor *const *in, struct ts_tensor *out,
                               struct ts_diag *d);
+
+/* ---- kernel.c: the kernel IR -------------------------------------------- */
+
+/* Fusion (passes/fuse.c) turns a shaped graph into a ts_program: buffers and an
+ * ordered list of kernels of four kinds. Both emitters (codegen/llvm now,
+ * codegen/cuda with issue #4) read the same kernels and schedules; the
+ * kernel-IR interpreter (kernel_interp.c) runs them in plain C.
+ *
+ * Index maps. Every kernel has an iteration space (rank, dims). An operand is
+ * a buffer read (or, for the output, written) at the element
+ *     offset + sum_d strides[d] * i_d  (+ kstride * k for GEMM's reduction index)
+ * so broadcasts (stride 0), transposes (permuted strides), slices (offset and
+ * stride), reshapes of contiguous data and concat/split pieces are all index
+ * maps: no kernel exists just to move data unless a graph output needs it. */
+
+#define TS_KERNEL_KIND_LIST(X)                                                          \
+    X(POINTWISE, "pointwise") /* element-wise chains, broadcasts, casts, index maps, gathers */ \
+    X(ROWWISE, "rowwise")     /* a reduction over the inner dims with work before and after */ \
+    X(GEMM, "gemm")           /* batched matmul with a fused epilogue */                \
+    X(ATTENTION, "attention") /* softmax(q·kᵀ·scale + mask)·v with an online softmax */
+
+enum ts_kernel_kind {
+#define X(id, name) TS_KERNEL_##id,
+    TS_KERNEL_KIND_LIST(X)
+#undef X
+    TS_KERNEL_KIND_COUNT
+};
+const char *ts_kernel_kind_name(enum ts_kernel_kind k);
+
+/* Scalar types inside a kernel's expression. f16/bf16 are loaded as F32 and
+ * stored rounded from F32; i32 is held as I64 and wrapped where the graph's
+ * dtype says so (CAST), so integer work follows the reference bit for bit. */
+enum ts_scalar {
+    TS_SCALAR_F32,  /* f32, f16 and bf16 values */
+    TS_SCALAR_F64,  /* used where the reference's precision matters (rope angles) */
+    TS_SCALAR_I64,  /* i32 and i64 values */
+    TS_SCALAR_BOOL, /* bool values */
+    TS_SCALAR_COUNT
+};
+const char *ts_scalar_name(enum ts_scalar s);
+enum ts_scalar ts_scalar_of_dtype(enum ts_dtype t);
+
+/* The operations of a kernel's expression: a small SSA list in which each entry
+ * refers only to earlier ones. X(id, name, number of expression operands) */
+#define TS_KX_LIST(X)                                                                   \
+    X(LOAD, "load", 0)         /* input[a] at the current index */                     \
+    X(LOAD_AT, "load_at", 1)   /* input[a] with expr b (I64) as the index of its gather dim */ \
+    X(CONST, "const", 0)       /* f (floats) or i (integers and bools) */              \
+    X(INDEX, "index", 0)       /* the iteration index of dim a, as I64 */              \
+    X(ACC, "acc", 0)           /* GEMM, ATTENTION: the accumulated result at this index */ \
+    X(ROW, "row", 0)           /* ROWWISE: the row operation's result at this index */ \
+    X(NEG, "neg", 1)                                                                    \
+    X(EXP, "exp", 1)                                                                    \
+    X(LOG, "log", 1)                                                                    \
+    X(SQRT, "sqrt", 1)                                                                  \
+    X(RSQRT, "rsqrt", 1)                                                                \
+    X(TANH, "tanh", 1)                                                                  \
+    X(ERF, "erf", 1)                                                                    \
+    X(SIGMOID, "sigmoid", 1)                                                            \
+    X(RELU, "relu", 1)          /* NaN stays NaN */                                     \
+    X(SILU, "silu", 1)                                                                  \
+    X(ABS, "abs", 1)                                                                    \
+    X(GELU, "gelu", 1)          /* erf form */                                          \
+    X(GELU_TANH, "gelu_tanh", 1)                                                        \
+    X(COS, "cos", 1)                                                                    \
+    X(SIN, "sin", 1)                                                                    \
+    X(ADD, "add", 2)            /* integers wrap (two's complement) */                  \
+    X(SUB, "sub", 2)                                                                    \
+    X(MUL, "mul", 2)                                                                    \
+    X(DIV, "div", 2)            /* integers: toward zero; a zero divisor fails with error a */ \
+    X(POW, "pow", 2)                                                                    \
+    X(MAX, "max", 2)            /* NaN propagates */                                    \
+    X(MIN, "min", 2)                                                                    \
+    X(SELECT, "select", 3)      /* a (BOOL) ? b : c */                                  \
+    X(CAST, "cast", 1)          /* to type, with dtype's rounding, wrapping or saturation */
+
+enum ts_kx_op {
+#define X(id, name, nargs) TS_KX_##id,
+    TS_KX_LIST(X)
+#undef X
+    TS_KX_COUNT
+};
+const char *ts_kx_op_name(enum ts_kx_op op);
+int ts_kx_op_nargs(enum ts_kx_op op); /* expression operands (a, b, c) it reads */
+
+/* One expression entry. Operand fields name earlier entries, except where the
+ * op says otherwise (LOAD's a is an input number, INDEX's a a dim). */
+struct ts_kx {
+    enum ts_kx_op op;
+    enum ts_scalar type;  /* result type */
+    enum ts_dtype dtype;  /* CAST: the graph dtype whose rules apply (f16 rounding, i32 wrapping);
+                             LOAD/LOAD_AT: the operand's dtype; else the node's dtype */
+    int a, b, c;
+    double f;             /* CONST of a float type */
+    int64_t i;            /* CONST of an integer or bool type; DIV: error number for a zero divisor;
+                             LOAD_AT: error number for an index out of range */
+};
+
+/* A buffer read or written at an index map (see above). */
+struct ts_koperand {
+    int buffer;                    /* index into program->buffers */
+    enum ts_dtype dtype;
+    int64_t offset;                /* elements from the buffer's start */
+    int64_t strides[TS_MAX_RANK];  /* elements per step of each iteration dim (0 broadcasts) */
+    int64_t kstride;               /* GEMM: elements per step of k (A and B; 0 for the epilogue) */
+    int64_t gather_stride;         /* LOAD_AT: elements per step of the gathered index */
+    int64_t gather_size;           /* LOAD_AT: the valid index range [-size, size) */
+};
+
+/* ROWWISE: what is computed over the inner (reduced) dims of each row. */
+#define TS_ROW_OP_LIST(X)                                                               \
+    X(SOFTMAX, "softmax")     /* ROW = exp(x - max) / sum, per element */               \
+    X(LAYERNORM, "layernorm") /* ROW = (x - mean) / sqrt(var + eps), per element */     \
+    X(RMSNORM, "rmsnorm")     /* ROW = x / sqrt(mean(x²) + eps), per element */         \
+    X(SUM, "sum")             /* ROW = sum of x, per row */                             \
+    X(MEAN, "mean")           /* ROW = mean of x, per row */                            \
+    X(MAX, "max")             /* ROW = max of x (NaN propagates), per row */
+
+enum ts_row_op {
+#define X(id, name) TS_ROW_##id,
+    TS_ROW_OP_LIST(X)
+#undef X
+    TS_ROW_OP_COUNT
+};
+const char *ts_row_op_name(enum ts_row_op op);
+/* Whether the row op gives one value per element (softmax, norms) or per row. */
+bool ts_row_op_is_elementwise(enum ts_row_op op);
+
+/* Schedules: plain structs per kind, chosen by ts_sched_default or the
+ * autotuner. Each emitter reads the fields for its target. */
+struct ts_sched_pointwise {
+    int vector_width;       /* elements per vector operation (CPU: 8 for AVX2 f32) */
+    int64_t rows_per_task;  /* outer rows (all dims but the last) per thread-pool task */
+};
+struct ts_sched_rowwise {
+    int vector_width;
+    int64_t rows_per_task;
+};
+struct ts_sched_gemm {
+    int mc, kc, nc;         /* cache blocks: rows of A, depth, columns of B packed at a time */
+    int mr, nr;             /* register block of the micro-kernel (nr a multiple of the vector width) */
+};
+struct ts_sched_attention {
+    int block_q, block_k;   /* query rows per task, keys per online-softmax step */
+};
+
+struct ts_kernel {
+    enum ts_kernel_kind kind;
+    const char *name;            /* unique C identifier: "k3_gemm" */
+    int rank;                    /* iteration space; ATTENTION: [batch, hq, sq, dv] */
+    int64_t dims[TS_MAX_RANK];
+    int nouter;                  /* ROWWISE: dims [0, nouter) are rows, the rest is reduced */
+    int64_t k;                   /* GEMM: reduction length */
+    enum ts_scalar acc_type;     /* GEMM: F32 for float operands, I64 for integer ones */
+    struct ts_koperand *inputs;  /* GEMM: [0] = A, [1] = B, then epilogue loads;
+                                    ATTENTION: q, k, v, then the mask if has_mask */
+    int ninputs;
+    struct ts_koperand output;   /* ROWWISE per-row ops: strides of the inner dims are 0 */
+    struct ts_kx *expr;
+    int nexpr;
+    int x_root;                  /* ROWWISE: the expression entry reduced (before the row op) */
+    int out_root;                /* the value stored; -1 for a plain copy of ACC (GEMM/ATTENTION) */
+    enum ts_row_op row_op;       /* ROWWISE */
+    double eps;                  /* ROWWISE norms */
+    /* ATTENTION: q, k, v, mask and output strides are in role order
+     * q [b, h, s, d], k [b, hkv, s, d], v [b, hkv, s, dv], mask [b, h, sq, sk],
+     * output [b, h, sq, dv] (strides[0..3] of each operand). */
+    struct {
+        int64_t batch, hq, hkv, sq, sk, d, dv;
+        double scale;
+        bool causal;
+        bool has_mask;
+    } attn;
+    union {
+        struct ts_sched_pointwise pointwise;
+        struct ts_sched_rowwise rowwise;
+        struct ts_sched_gemm gemm;
+        struct ts_sched_attention attention;
+    } sched;
+    const char **absorbed;       /* names of the graph nodes it computes (for inspect) */
+    int nabsorbed;
+    const char **errors;         /* run-time error messages, numbered from 1 (DIV, LOAD_AT) */
+    int nerrors;
+};
+
+/* How the thread pool splits a kernel: tasks [0, ntasks). Every emitter uses
+ * exactly these meanings (rows = product of the dims named, 1 if none):
+ *  POINTWISE  rows = dims[0 .. rank-1); task t does rows [t·rpt, min((t+1)·rpt, rows)),
+ *             each row the whole last dim (rank 0: one row of one element).
+ *  ROWWISE    rows = dims[0 .. nouter); the same split by rows_per_task.
+ *  GEMM       dims = [batch dims…, M, N]; B = product of the batch dims,
+ *             mb = ceil(M/mc), nb = ceil(N/nc); t = (b·mb + i)·nb + j computes
+ *             C rows [i·mc, …) × columns [j·nc, …) of batch b over the whole k.
+ *  ATTENTION  qb = ceil(sq/block_q); t = (b·hq + h)·qb + qi: query rows
+ *             [qi·block_q, …) of head h of batch b, every key.
+ * A kernel with no elements has ntasks 0. */
+int64_t ts_kernel_ntasks(const struct ts_kernel *k);
+/* Per-worker scratch bytes, 64-byte aligned; 0 if none:
+ *  ROWWISE    4·(inner element count) + 64: one row of x as f32.
+ *  GEMM       4·(roundup(mc, mr)·kc + kc·roundup(nc, nr)) + 128: packed A and B panels.
+ *  ATTENTION  4·(block_q·block_k + block_q·(d + dv + 2) + block_k·(d + dv)) + 256:
+ *             scores, q tile, accumulators, running max and sum, k and v tiles as f32. */
+int64_t ts_kernel_scratch_bytes(const struct ts_kernel *k);
+/* Fills k->sched with the default schedule for the CPU (vector width in f32 lanes). */
+void ts_sched_default_cpu(struct ts_kernel *k, int vector_width);
+
+enum ts_kbuffer_kind {
+    TS_KBUF_INPUT,   /* a graph input: the caller's memory */
+    TS_KBUF_OUTPUT,  /* a graph output: the caller's memory */
+    TS_KBUF_WEIGHT,  /* a weight: the mapped file, used in place */
+    TS_KBUF_CONST,   /* an inline or folded constant: data in the graph's arena */
+    TS_KBUF_TEMP,    /* an intermediate: a slice of the runtime's arena */
+    TS_KBUF_KIND_COUNT
+};
+
+struct ts_kbuffer {
+    enum ts_kbuffer_kind kind;
+    const char *name;     /* the graph value it was made for */
+    int value;            /* that value's id */
+    enum ts_dtype dtype;
+    int64_t nbytes;
+    int index;            /* INPUT/OUTPUT: position in the graph's input/output list */
+    const void *data;     /* WEIGHT/CONST */
+    int64_t offset;       /* TEMP: byte offset in the arena (memory planning); 64-byte aligned */
+    int first, last;      /* TEMP: the first kernel writing it and the last reading it */
+    int reuses;           /* TEMP: the buffer whose memory it takes over in place, or -1 */
+};
+
+struct ts_program {
+    const struct ts_graph *graph;  /* shaped; owns the arena everything here lives in */
+    struct ts_kbuffer *buffers;
+    int nbuffers;
+    struct ts_kernel *kernels;     /* in execution order */
+    int nkernels;
+    int *input_buffers;            /* graph input i → buffer */
+    int *output_buffers;           /* graph output i → buffer */
+    int64_t arena_bytes;           /* memory planning: the arena's size (peak) */
+    int64_t naive_bytes;           /* the sum of every TEMP buffer's size */
+};
+
+/* Checks a program's invariants: every operand's index map stays inside its
+ * buffer for the whole iteration space (and the gather range), expressions are
+ * well-typed SSA with operands in range, schedules are legal (positive blocks,
+ * nr a multiple of the vector width …), TEMP buffers planned without overlap
+ * between live ones. A failure is a tessera bug (TS_ERR_GRAPH naming the
+ * kernel); the fusion tests and the emitters call it. */
+enum ts_status ts_program_check(const struct ts_program *p, struct ts_diag *d);
+
+/* --dump fuse: kernels, their index maps, expressions and what each absorbed. */
+void ts_program_print(const struct ts_program *p, FILE *f);
+/* --dump plan: each buffer's offset, size and lifetime; peak against the naive sum. */
+void ts_program_print_plan(const struct ts_program *p, FILE *f);
+
+/* ---- kernel_interp.c: the kernel-IR interpreter ------------------------- */
+
+/* Runs a program's kernels one by one in plain C (double accumulation): checks
+ * fusion independently of any code generator. TEMP buffers live in one arena
+ * at their planned offsets once memory planning has run (arena_bytes > 0), so a
+ * wrong plan shows up as wrong numbers. Inputs and outputs as for ts_interp_run. */
+enum ts_status ts_program_run_ref(const struct ts_program *p, const struct ts_tensor *inputs,
+                                  struct ts_tensor *outputs, struct ts_diag *d);
 
 #endif

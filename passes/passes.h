@@ -71,4 +71,30 @@ struct ts_pipeline_opts {
 enum ts_status ts_pipeline_run(struct ts_graph *g, const struct ts_pipeline_opts *o,
                                struct ts_diag *d);
 
+/* ---- graph → kernels ---------------------------------------------------- */
+
+struct ts_fuse_opts {
+    int vector_width;  /* f32 lanes of the target's vectors, for default schedules (8: AVX2) */
+    bool no_fusion;    /* one kernel per node (tests: fusion must not change results) */
+};
+
+/* fuse.c: groups the nodes of a shaped, simplified graph into POINTWISE,
+ * ROWWISE, GEMM and ATTENTION kernels (the kernel IR of ir.h), folding
+ * transposes, reshapes, slices and broadcasts into index maps, and gives each
+ * kernel its default schedule. The program lives in the graph's arena. */
+enum ts_status ts_pass_fuse(const struct ts_graph *g, const struct ts_fuse_opts *o,
+                            struct ts_program **out, struct ts_diag *d);
+/* plan.c: liveness-based offsets for every TEMP buffer in one arena, reusing
+ * memory once a buffer is dead and in place where an element-wise kernel may
+ * overwrite its input; sets arena_bytes and naive_bytes. */
+enum ts_status ts_pass_plan(struct ts_program *p, struct ts_diag *d);
+
+/* The whole compilation up to the kernel program: ts_pipeline_run, fuse, plan.
+ * dump_mask bits TS_DUMP_FUSE and TS_DUMP_PLAN print the program after those steps. */
+#define TS_DUMP_FUSE (1u << TS_PASS_COUNT)
+#define TS_DUMP_PLAN (1u << (TS_PASS_COUNT + 1))
+enum ts_status ts_compile_program(struct ts_graph *g, const struct ts_pipeline_opts *o,
+                                  const struct ts_fuse_opts *fo, struct ts_program **out,
+                                  struct ts_diag *d);
+
 #endif

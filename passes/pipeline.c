@@ -62,3 +62,28 @@ enum ts_status ts_pipeline_run(struct ts_graph *g, const struct ts_pipeline_opts
     PASS(TS_PASS_DCE, ts_pass_dce(g, d));
     return TS_OK;
 }
+
+/* The whole compilation up to the kernel program: every pass, then fusion
+ * and memory planning, printing the program after either when asked. */
+enum ts_status ts_compile_program(struct ts_graph *g, const struct ts_pipeline_opts *opts,
+                                  const struct ts_fuse_opts *fo, struct ts_program **out, struct ts_diag *d) {
+    struct ts_pipeline_opts o = {.stop_after = TS_PASS_COUNT};
+    if (opts) o = *opts;
+    o.stop_after = TS_PASS_COUNT; /* fusion needs the whole pipeline */
+    FILE *f = o.dump ? o.dump : stdout;
+    struct ts_program *p = NULL;
+    *out = NULL;
+    TS_TRY(ts_pipeline_run(g, &o, d));
+    TS_TRY(ts_pass_fuse(g, fo, &p, d));
+    if (o.dump_mask & TS_DUMP_FUSE) {
+        fprintf(f, "; after fuse (group nodes into kernels)\n");
+        ts_program_print(p, f);
+    }
+    TS_TRY(ts_pass_plan(p, d));
+    if (o.dump_mask & TS_DUMP_PLAN) {
+        fprintf(f, "; after plan (offsets of intermediate buffers in one arena)\n");
+        ts_program_print_plan(p, f);
+    }
+    *out = p;
+    return TS_OK;
+}

@@ -36,6 +36,9 @@ enum ts_status ts_cli_inputs_open(const struct ts_graph *g, const char *path, st
 /* After shapes are bound: one tensor per graph input (views into st, or filled). */
 enum ts_status ts_cli_inputs_make(const struct ts_graph *g, const struct ts_safetensors *st, enum ts_cli_fill fill,
                                   uint64_t seed, struct ts_tensor *inputs, struct ts_diag *d);
+/* Random integers for graph input i are drawn from [0, bound): inside the
+ * table it gathers from, the sequence it gives rope positions for, else 16. */
+int64_t ts_cli_input_int_bound(const struct ts_graph *g, int input);
 
 /* summary.c: what run prints about each output. */
 struct ts_cli_timing {
@@ -52,6 +55,25 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
                           const char *target, FILE *f);
 void ts_cli_print_outputs_json(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
                                const char *target, const struct ts_cli_source *src, FILE *f);
+
+/* check.c: --check, a backend's outputs against the reference interpreter's. */
+struct ts_cli_check_result {
+    double max_abs, max_rel; /* largest |got - ref|, and that over max(|ref|, atol) */
+    int64_t worst;           /* the element furthest beyond tolerance (or with max_abs) */
+    double got, want;        /* its values */
+    double rtol, atol;       /* the tolerance applied */
+    int64_t bad;             /* elements beyond tolerance */
+};
+struct ts_cli_check {
+    double rtol, atol;       /* < 0: per-dtype defaults */
+    struct ts_cli_check_result *results; /* one per graph output */
+    int n;
+};
+/* Compares every output; returns whether all are within tolerance. */
+bool ts_cli_check_outputs(const struct ts_graph *g, const struct ts_tensor *got, const struct ts_tensor *want,
+                          struct ts_cli_check *c);
+/* One line per output; frees the results. */
+void ts_cli_print_check(const struct ts_graph *g, struct ts_cli_check *c, FILE *f);
 
 /* Whether progress may be redrawn in place. */
 bool ts_cli_stderr_is_tty(void);
@@ -74,6 +96,39 @@ const char *ts_cli_option_value(const char *verb, int argc, char **argv, int *i,
 /* Refuses (usage error) an option whose file path is empty. */
 int ts_cli_check_path(const char *verb, const char *opt, const char *path);
 
+/* compile_emit.c, compile_cc.c: the artifact `tessera compile` writes. */
+struct ts_rt_plan;
+struct ts_compile_artifact {
+    const char *name;            /* libNAME.so, NAME */
+    const char *model;           /* the graph file */
+    const char *bindings;        /* "batch=1, seq=16" */
+    const char *cpu;             /* compiled for */
+    const char *cpu_features;    /* checked when the model is loaded */
+    const char *weights_path;    /* absolute, or "" */
+    const char *embed_path;      /* --embed-weights: the weights file to embed, else NULL */
+    const int64_t *input_bounds; /* per graph input, for random integers */
+};
+/* The files of one compilation: sources and objects in a temporary folder,
+ * then the three results, also there until renamed into place. */
+struct ts_compile_paths {
+    char plan_c[4096], data_s[4096], consts_bin[4096], exports[4096], kernels_o[4096];
+    char plan_o[4096], data_o[4096], log[4096];
+    char so[4096], exe[4096], header[4096];
+    char out_so[4096], out_exe[4096]; /* the final names, for messages */
+};
+/* Writes plan_c, data_s, consts_bin and exports; consts_bytes gets the constants' size. */
+enum ts_status ts_compile_emit(const struct ts_rt_plan *plan, const struct ts_cpu_code *code,
+                               const struct ts_compile_artifact *a, const struct ts_compile_paths *paths,
+                               int64_t *consts_bytes, struct ts_diag *d);
+/* Runs the C compiler ($CC, else the one tessera was built with) to build so
+ * and exe from the generated files, kernels_o and the artifact libraries.
+ * step (may be NULL) is told what runs next. */
+enum ts_status ts_compile_build(const struct ts_compile_paths *paths, const char *name,
+                                void (*step)(void *ctx, const char *what), void *ctx, struct ts_diag *d);
+/* The compiler command that ts_compile_build runs. */
+const char *ts_compile_cc(void);
+
+int ts_cli_compile(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);
 int ts_cli_inspect(int argc, char **argv);
 int ts_cli_later(const char *verb, int argc, char **argv);

@@ -4,6 +4,7 @@
  * stays inside the table, rope positions inside the sequence. */
 #include <string.h>
 
+#include "tools/artifact/artifact.h"
 #include "tools/cli.h"
 
 static void list_inputs(const struct ts_graph *g, char *buf, size_t size) {
@@ -69,16 +70,8 @@ enum ts_status ts_cli_inputs_open(const struct ts_graph *g, const char *path, st
     return TS_OK;
 }
 
-/* splitmix64: a small, well-mixed generator; the same seed gives the same inputs everywhere. */
-static uint64_t next_random(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* The exclusive upper bound for random integers of input value id. */
-static int64_t int_bound(const struct ts_graph *g, int id) {
+int64_t ts_cli_input_int_bound(const struct ts_graph *g, int input) {
+    int id = g->inputs[input];
     int64_t bound = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const struct ts_node *n = &g->nodes[i];
@@ -122,21 +115,11 @@ enum ts_status ts_cli_inputs_make(const struct ts_graph *g, const struct ts_safe
             snprintf(where, sizeof where, "input '%s'", v->name);
             return ts_diag_set(d, rc, g->path, where, "%s", why.what);
         }
-        struct ts_tensor *t = &inputs[i];
-        int64_t bound = ts_dtype_is_int(v->dtype) ? int_bound(g, g->inputs[i]) : 0;
-        for (int64_t k = 0; k < t->numel; k++) {
-            if (fill == TS_FILL_ZEROS) continue; /* calloc'd */
-            if (fill == TS_FILL_ONES) {
-                ts_tensor_set_f64(t, k, 1.0);
-            } else if (ts_dtype_is_float(v->dtype)) {
-                /* uniform in [-1, 1) */
-                ts_tensor_set_f64(t, k, (double)(next_random(&rng) >> 11) * 0x1p-52 - 1.0);
-            } else if (v->dtype == TS_BOOL) {
-                ts_tensor_set_i64(t, k, (int64_t)(next_random(&rng) >> 63));
-            } else {
-                ts_tensor_set_i64(t, k, (int64_t)(next_random(&rng) % (uint64_t)bound));
-            }
-        }
+        static const enum ts_artifact_fill how[] = {
+            [TS_FILL_RANDOM] = TS_ARTIFACT_FILL_RANDOM, [TS_FILL_ZEROS] = TS_ARTIFACT_FILL_ZEROS,
+            [TS_FILL_ONES] = TS_ARTIFACT_FILL_ONES};
+        int64_t bound = ts_dtype_is_int(v->dtype) ? ts_cli_input_int_bound(g, i) : 0;
+        ts_artifact_fill(&inputs[i], how[fill], bound, &rng); /* shared with compiled models' executables */
     }
     return TS_OK;
 }

@@ -1,5 +1,6 @@
 /* inspect.c — `tessera inspect`: prints the IR as read and after the named
- * passes, or the final IR with a per-op summary. */
+ * passes, the kernels after fusion and the memory plan, or the final IR with
+ * a per-op summary, the kernel counts and the memory summary. */
 #include <string.h>
 
 #include "tools/cli.h"
@@ -7,8 +8,8 @@
 static const char inspect_usage[] =
     "usage: tessera inspect MODEL.json [--dump PASS,...] [--bind SYMBOL=N]...\n"
     "\n"
-    "Prints the graph IR. Without --dump, prints the IR after the whole pipeline\n"
-    "and a count of nodes per op.\n"
+    "Prints the graph IR. Without --dump, prints the IR after the whole pipeline,\n"
+    "a count of nodes per op and of kernels per kind, and the memory plan's peak.\n"
     "\n"
     "options:\n"
     "  --dump PASS,...   print the IR after each named pass (listed below), or all\n"
@@ -22,27 +23,37 @@ static void print_usage(void) {
     printf("  %-8s %s\n", "parse", "the graph as read from the file");
     for (int p = 0; p < TS_PASS_COUNT; p++)
         printf("  %-8s %s\n", ts_pass_name((enum ts_pass_id)p), ts_pass_description((enum ts_pass_id)p));
+    printf("  %-8s %s\n", "fuse", "the kernels: iteration spaces, index maps, expressions, absorbed nodes");
+    printf("  %-8s %s\n", "plan", "the memory plan: each buffer's offset, size and lifetime");
 }
+
+/* Bits of the --dump mask beyond the passes' own (TS_DUMP_FUSE, TS_DUMP_PLAN). */
+#define DUMP_PARSE (1u << (TS_PASS_COUNT + 2))
+#define DUMP_ALL (((1u << TS_PASS_COUNT) - 1) | TS_DUMP_FUSE | TS_DUMP_PLAN | DUMP_PARSE)
 
 /* "parse, verify, …, all": the names --dump accepts, from the pass table. */
 static const char *pass_names(char *buf, size_t size) {
     size_t used = (size_t)snprintf(buf, size, "parse");
     for (int p = 0; p < TS_PASS_COUNT && used < size; p++)
         used += (size_t)snprintf(buf + used, size - used, ", %s", ts_pass_name((enum ts_pass_id)p));
-    if (used < size) snprintf(buf + used, size - used, ", all");
+    if (used < size) snprintf(buf + used, size - used, ", fuse, plan, all");
     return buf;
 }
 
-/* Parses "verify,fold" into a mask; bit TS_PASS_COUNT stands for "parse". */
+/* Parses "verify,fold" into a mask (pass bits, TS_DUMP_FUSE, TS_DUMP_PLAN, DUMP_PARSE). */
 static int parse_dump(const char *list, unsigned *mask) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         enum ts_pass_id p;
         if (strcmp(tok, "all") == 0)
-            *mask |= (1u << (TS_PASS_COUNT + 1)) - 1;
+            *mask |= DUMP_ALL;
         else if (strcmp(tok, "parse") == 0)
-            *mask |= 1u << TS_PASS_COUNT;
+            *mask |= DUMP_PARSE;
+        else if (strcmp(tok, "fuse") == 0)
+            *mask |= TS_DUMP_FUSE;
+        else if (strcmp(tok, "plan") == 0)
+            *mask |= TS_DUMP_PLAN;
         else if (ts_pass_from_name(tok, &p))
             *mask |= 1u << p;
         else {
@@ -69,6 +80,22 @@ static void print_op_counts(const struct ts_graph *g, FILE *f) {
             weight_bytes += g->values[i].nbytes;
         }
     fprintf(f, "\n%d weights, %.3f MB\n", weights, (double)weight_bytes / 1e6);
+}
+
+static void print_kernel_counts(const struct ts_program *p, FILE *f) {
+    int counts[TS_KERNEL_KIND_COUNT] = {0};
+    for (int i = 0; i < p->nkernels; i++) counts[p->kernels[i].kind]++;
+    fprintf(f, "%d kernels:", p->nkernels);
+    for (int k = 0; k < TS_KERNEL_KIND_COUNT; k++)
+        if (counts[k]) fprintf(f, " %s %d", ts_kernel_kind_name((enum ts_kernel_kind)k), counts[k]);
+    fprintf(f, "\n");
+}
+
+/* "memory: peak X vs naive Y (P%)": the arena against one buffer per intermediate. */
+static void print_memory(const struct ts_program *p, FILE *f) {
+    fprintf(f, "memory: peak %lld bytes vs naive %lld bytes", (long long)p->arena_bytes, (long long)p->naive_bytes);
+    if (p->naive_bytes > 0) fprintf(f, " (%.1f%%)", 100.0 * (double)p->arena_bytes / (double)p->naive_bytes);
+    fprintf(f, "\n");
 }
 
 int ts_cli_inspect(int argc, char **argv) {
@@ -104,30 +131,37 @@ int ts_cli_inspect(int argc, char **argv) {
     ts_diag_clear(&d);
     struct ts_graph *g = NULL;
     if (ts_graph_load(model, &g, &d) != TS_OK) return ts_cli_fail(&d);
-    if (mask & (1u << TS_PASS_COUNT)) {
+    if (mask & DUMP_PARSE) {
         printf("; as read (parse)\n");
         ts_graph_print(g, stdout);
     }
     unsigned pass_mask = mask & ((1u << TS_PASS_COUNT) - 1);
+    bool kernels = !mask || (mask & (TS_DUMP_FUSE | TS_DUMP_PLAN));
     struct ts_pipeline_opts o = {.binds = binds.items, .nbinds = binds.n, .dump_mask = pass_mask,
                                  .stop_after = TS_PASS_COUNT, .dump = stdout};
     /* Stop after the last pass asked for: later passes would only cost time. */
-    if (mask) {
+    if (mask && !kernels) {
         o.stop_after = 0;
         for (int p = 0; p < TS_PASS_COUNT; p++)
             if (pass_mask & (1u << p)) o.stop_after = (unsigned)p;
     }
+    o.dump_mask |= mask & (TS_DUMP_FUSE | TS_DUMP_PLAN);
     fflush(stdout);
-    if (ts_pipeline_run(g, &o, &d) != TS_OK) {
+    struct ts_program *prog = NULL;
+    struct ts_fuse_opts fo = {.vector_width = 8};
+    enum ts_status st = kernels ? ts_compile_program(g, &o, &fo, &prog, &d) : ts_pipeline_run(g, &o, &d);
+    if (st != TS_OK) {
         fflush(stdout);
-        int st = ts_cli_fail(&d);
+        int rc2 = ts_cli_fail(&d);
         ts_graph_free(g);
-        return st;
+        return rc2;
     }
     if (!mask) {
         ts_graph_print(g, stdout);
         print_op_counts(g, stdout);
+        print_kernel_counts(prog, stdout);
     }
+    if (prog && (!mask || (mask & TS_DUMP_PLAN))) print_memory(prog, stdout);
     ts_graph_free(g);
     return 0;
 }

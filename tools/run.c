@@ -1,10 +1,11 @@
-/* run.c — `tessera run`: load a model, bind its symbols, run it (the
- * reference interpreter until the backends land), print or write its outputs,
- * and time repeated runs. */
+/* run.c — `tessera run`: load a model, bind its symbols, run it on the
+ * reference interpreter or compiled for the CPU (JIT), optionally check it
+ * against the reference, print or write its outputs, and time repeated runs. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "autotune/autotune.h"
 #include "runtime/runtime.h"
 #include "tools/cli.h"
 
@@ -15,7 +16,11 @@ static const char run_usage[] =
     "\n"
     "options:\n"
     "  --target ref|cpu|cuda   where to run (default ref: the reference interpreter;\n"
-    "                          cpu and cuda come with the backends, issues #3 and #4)\n"
+    "                          cpu: kernels compiled by LLVM for this CPU, run by the\n"
+    "                          thread pool; cuda comes with issue #4)\n"
+    "  --threads N             CPU worker threads (default: one per core)\n"
+    "  --cpu NAME              CPU to compile for: native (default), portable\n"
+    "                          (x86-64-v3), x86-64-v2, x86-64-v4\n"
     "  --inputs FILE           read inputs from a safetensors file (tensor name = input\n"
     "                          name); their shapes bind the graph's symbols\n"
     "  --fill random|zeros|ones  make inputs instead (default random: floats uniform in\n"
@@ -27,7 +32,11 @@ static const char run_usage[] =
     "                          file, to rerun with --inputs or feed another tool\n"
     "  --repeat N              run N times; print median, min and max time\n"
     "  --json                  print one JSON object instead of text\n"
-    "  --check                 compare with the reference interpreter (comes with --target cpu)\n"
+    "  --check                 also run the reference interpreter; print the largest\n"
+    "                          absolute and relative error per output and fail beyond\n"
+    "                          tolerance (f32 1e-4, f16 1e-2, bf16 5e-2 abs and rel;\n"
+    "                          integers and bools exact)\n"
+    "  --rtol X, --atol X      override --check's tolerance (|got-ref| <= atol + rtol*|ref|)\n"
     "  -h, --help              this help\n";
 
 struct run_opts {
@@ -38,6 +47,9 @@ struct run_opts {
     bool fill_given, seed_given;
     int64_t seed, repeat;
     bool json, check;
+    int64_t threads;
+    const char *cpu;
+    double rtol, atol; /* < 0: per-dtype defaults */
     struct ts_cli_binds binds;
 };
 
@@ -46,6 +58,8 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     o->target = TS_TARGET_REF;
     o->repeat = 1;
     o->fill_name = "random";
+    o->rtol = -1;
+    o->atol = -1;
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -80,6 +94,21 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
         } else if (ts_cli_is_option(a, "--bind")) {
             if (!(v = ts_cli_option_value("run", argc, argv, &i, "--bind", &rc))) return rc;
             if ((rc = ts_cli_parse_bind("run", v, &o->binds))) return rc;
+        } else if (ts_cli_is_option(a, "--threads")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--threads", &rc))) return rc;
+            if ((rc = ts_cli_parse_count("run", "--threads", v, 1, 1024, &o->threads))) return rc;
+        } else if (ts_cli_is_option(a, "--cpu")) {
+            if (!(o->cpu = ts_cli_option_value("run", argc, argv, &i, "--cpu", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--rtol") || ts_cli_is_option(a, "--atol")) {
+            bool r = ts_cli_is_option(a, "--rtol");
+            const char *name = r ? "--rtol" : "--atol";
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, name, &rc))) return rc;
+            char *end;
+            double x = strtod(v, &end);
+            if (end == v || *end || !(x >= 0) || x > 1e30)
+                return ts_cli_usage_error("run", name, "expected a non-negative number, got '%s'", v);
+            if (r) o->rtol = x;
+            else o->atol = x;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
         } else if (strcmp(a, "--check") == 0) {
@@ -96,6 +125,18 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     if ((rc = ts_cli_check_path("run", "--inputs", o->inputs)) || (rc = ts_cli_check_path("run", "--outputs", o->outputs)) ||
         (rc = ts_cli_check_path("run", "--save-inputs", o->save_inputs)))
         return rc;
+    if (o->cpu && o->target == TS_TARGET_CPU) {
+        struct ts_diag d;
+        struct ts_cpu_info info;
+        ts_diag_clear(&d);
+        if (ts_cpu_info_init(o->cpu, &info, &d) != TS_OK) return ts_cli_usage_error("run", "--cpu", "%s", d.what);
+    }
+    if ((o->threads || o->cpu) && o->target != TS_TARGET_CPU)
+        return ts_cli_usage_error("run", o->threads ? "--threads" : "--cpu", "only --target cpu takes it");
+    if ((o->rtol >= 0 || o->atol >= 0) && !o->check)
+        return ts_cli_usage_error("run", o->rtol >= 0 ? "--rtol" : "--atol", "only --check takes it");
+    if (o->check && o->target == TS_TARGET_REF)
+        return ts_cli_usage_error("run", "--check", "compares a backend with the reference: give --target cpu");
     if (o->inputs && (o->fill_given || o->seed_given))
         return ts_cli_usage_error("run", o->fill_given ? "--fill" : "--seed",
                                   "the inputs come from --inputs %s; --fill and --seed make inputs instead", o->inputs);
@@ -157,6 +198,18 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Compiles the graph for the CPU (fusion, memory plan, LLVM, JIT). */
+static enum ts_status compile_cpu(struct ts_graph *g, const struct run_opts *o, struct ts_program **prog,
+                                  struct ts_cpu_exec **exec, struct ts_diag *d) {
+    struct ts_cpu_info cpu;
+    TS_TRY(ts_cpu_info_init(o->cpu, &cpu, d));
+    struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
+    struct ts_fuse_opts fo = {.vector_width = cpu.vector_width};
+    TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
+    struct ts_cpu_exec_opts eo = {.cpu = o->cpu, .threads = (int)o->threads};
+    return ts_cpu_exec_init(*prog, &eo, exec, d);
+}
+
 int ts_cli_run(int argc, char **argv) {
     struct run_opts o;
     int rc = parse_run_args(argc, argv, &o);
@@ -164,49 +217,71 @@ int ts_cli_run(int argc, char **argv) {
 
     struct ts_diag d;
     ts_diag_clear(&d);
-    if (o.check) {
-        fprintf(stderr, "tessera: error: --check: it compares a backend with the reference interpreter and comes "
-                        "with --target cpu (issue #3)\n");
-        return 1;
-    }
     if (ts_codegen_check_target(o.target, &d) != TS_OK) return ts_cli_fail(&d);
 
     struct ts_graph *g = NULL;
     struct ts_safetensors *st = NULL;
-    struct ts_tensor *inputs = NULL, *outputs = NULL;
+    struct ts_tensor *inputs = NULL, *outputs = NULL, *expected = NULL;
+    struct ts_program *prog = NULL;
+    struct ts_cpu_exec *exec = NULL;
     double *times = NULL;
     int status = 1;
+    bool cpu = o.target == TS_TARGET_CPU;
     if (ts_graph_load(o.model, &g, &d) != TS_OK) goto fail;
     if (check_targets(&o, g, &d) != TS_OK) goto fail;
     if (o.inputs && ts_cli_inputs_open(g, o.inputs, &st, &o.binds, &d) != TS_OK) goto fail;
-    struct ts_pipeline_opts popts = {.binds = o.binds.items, .nbinds = o.binds.n, .stop_after = TS_PASS_COUNT};
-    if (ts_pipeline_run(g, &popts, &d) != TS_OK) goto fail;
+    if (cpu) {
+        struct ts_cli_progress bar;
+        ts_cli_progress_start(&bar, !o.json);
+        ts_cli_progress_show(&bar, "compiling for the CPU");
+        enum ts_status cst = compile_cpu(g, &o, &prog, &exec, &d);
+        ts_cli_progress_end(&bar);
+        if (cst != TS_OK) goto fail;
+    } else {
+        struct ts_pipeline_opts popts = {.binds = o.binds.items, .nbinds = o.binds.n, .stop_after = TS_PASS_COUNT};
+        if (ts_pipeline_run(g, &popts, &d) != TS_OK) goto fail;
+    }
 
     inputs = calloc((size_t)g->ninputs + 1, sizeof *inputs);
     outputs = calloc((size_t)g->noutputs + 1, sizeof *outputs);
+    expected = calloc((size_t)g->noutputs + 1, sizeof *expected);
     times = calloc((size_t)o.repeat, sizeof *times);
-    if (!inputs || !outputs || !times) {
+    if (!inputs || !outputs || !expected || !times) {
         ts_diag_set(&d, TS_ERR_NOMEM, o.model, "", "out of memory");
         goto fail;
     }
     if (ts_cli_inputs_make(g, st, o.fill, (uint64_t)o.seed, inputs, &d) != TS_OK) goto fail;
     if (o.save_inputs && write_tensors(g, o.save_inputs, g->ninputs, g->inputs, inputs, &d) != TS_OK) goto fail;
-    struct run_progress prog = {.runs = o.repeat};
-    ts_cli_progress_start(&prog.bar, !o.json);
-    struct ts_progress hook = {on_node, &prog};
+    struct run_progress prog_bar = {.runs = o.repeat};
+    ts_cli_progress_start(&prog_bar.bar, !o.json);
+    struct ts_progress hook = {on_node, &prog_bar};
     for (int64_t r = 0; r < o.repeat; r++) {
         if (r > 0)
             for (int i = 0; i < g->noutputs; i++) ts_tensor_release(&outputs[i]);
-        prog.run = r;
+        prog_bar.run = r;
+        if (cpu && o.repeat > 1) {
+            char text[64];
+            snprintf(text, sizeof text, "run %lld/%lld", (long long)r + 1, (long long)o.repeat);
+            ts_cli_progress_show(&prog_bar.bar, text);
+        }
         double t0 = ts_rt_now_seconds();
-        enum ts_status rst = ts_interp_run_progress(g, inputs, outputs, &hook, &d);
+        enum ts_status rst = cpu ? ts_cpu_exec_run(exec, inputs, outputs, &d)
+                                 : ts_interp_run_progress(g, inputs, outputs, &hook, &d);
         times[r] = (ts_rt_now_seconds() - t0) * 1e3;
         if (rst != TS_OK) {
-            ts_cli_progress_end(&prog.bar);
+            ts_cli_progress_end(&prog_bar.bar);
             goto fail;
         }
     }
-    ts_cli_progress_end(&prog.bar);
+    if (o.check) {
+        ts_cli_progress_show(&prog_bar.bar, "running the reference interpreter for --check");
+        enum ts_status rst = ts_interp_run(g, inputs, expected, &d);
+        if (rst != TS_OK) {
+            ts_cli_progress_end(&prog_bar.bar);
+            goto fail;
+        }
+    }
+    ts_cli_progress_end(&prog_bar.bar);
     struct ts_cli_timing timing = {0, 0, 0, (int)o.repeat};
     timing.min_ms = times[0];
     timing.max_ms = times[0];
@@ -219,10 +294,23 @@ int ts_cli_run(int argc, char **argv) {
 
     if (o.outputs && write_tensors(g, o.outputs, g->noutputs, g->outputs, outputs, &d) != TS_OK) goto fail;
     struct ts_cli_source source = {o.inputs, o.fill_name, (uint64_t)o.seed};
+    struct ts_cli_check check = {.rtol = o.rtol, .atol = o.atol};
+    bool check_ok = true;
+    if (o.check) check_ok = ts_cli_check_outputs(g, outputs, expected, &check);
     if (o.json)
         ts_cli_print_outputs_json(g, outputs, &timing, ts_target_name(o.target), &source, stdout);
     else
         ts_cli_print_outputs(g, outputs, &timing, ts_target_name(o.target), stdout);
+    if (cpu && !o.json)
+        printf("compiled %d kernels (%d distinct functions) for %s in %.0f ms; %d threads\n", prog->nkernels,
+               ts_cpu_code_nfunctions(ts_cpu_exec_code(exec)), ts_cpu_code_info(ts_cpu_exec_code(exec))->name,
+               ts_cpu_exec_compile_seconds(exec) * 1e3, ts_cpu_exec_threads(exec));
+    if (o.check) ts_cli_print_check(g, &check, o.json ? stderr : stdout);
+    if (!check_ok) {
+        fprintf(stderr, "tessera: error: %s: --check: the %s target differs from the reference beyond tolerance\n",
+                o.model, ts_target_name(o.target));
+        goto done;
+    }
     status = 0;
     goto done;
 fail:
@@ -232,9 +320,13 @@ done:
         for (int i = 0; i < g->ninputs; i++) ts_tensor_release(&inputs[i]);
     if (g && outputs)
         for (int i = 0; i < g->noutputs; i++) ts_tensor_release(&outputs[i]);
+    if (g && expected)
+        for (int i = 0; i < g->noutputs; i++) ts_tensor_release(&expected[i]);
     free(inputs);
     free(outputs);
+    free(expected);
     free(times);
+    ts_cpu_exec_free(exec);
     if (st) ts_safetensors_free(st);
     ts_graph_free(g);
     return status;

@@ -16,8 +16,8 @@ static const char usage[] =
     "verbs:\n"
     "  run       run a model and summarize (or write) its outputs\n"
     "  inspect   print the graph IR, after the passes you name\n"
+    "  compile   write a deployable artifact: a shared library and an executable\n"
     "  version   print the version and what this build found\n"
-    "  compile   write a deployable artifact            (not yet: issue #3)\n"
     "  tune      search kernel schedules on this machine (not yet: issue #5)\n"
     "  bench     compare with cuBLAS / OpenBLAS / PyTorch (not yet: issue #6)\n"
     "  db        show, pick and merge tuning records     (not yet: issue #5)\n";
@@ -29,11 +29,21 @@ static int print_version(void) {
         printf("  CUDA toolkit: %s at %s (GPU backend: not built yet)\n", TS_BUILD_CUDA_VERSION, TS_BUILD_CUDA_ROOT);
     else
         printf("  CUDA toolkit: not found (GPU backend unavailable)\n");
-    if (TS_BUILD_LLVM)
-        printf("  LLVM: %s (CPU backend: not built yet)\n", TS_BUILD_LLVM_VERSION);
-    else
-        printf("  LLVM: not found\n");
-    printf("  targets: ref\n");
+    if (TS_BUILD_LLVM) {
+        struct ts_cpu_info cpu;
+        struct ts_diag d;
+        ts_diag_clear(&d);
+        if (ts_cpu_info_init(NULL, &cpu, &d) == TS_OK)
+            printf("  LLVM: %s (CPU backend: host CPU %s, %d-bit vectors%s)\n", TS_BUILD_LLVM_VERSION, cpu.name,
+                   cpu.vector_bits, cpu.fma ? ", FMA" : "");
+        else
+            printf("  LLVM: %s (CPU backend unavailable: %s)\n", TS_BUILD_LLVM_VERSION, d.what);
+        printf("  targets: ref, cpu\n");
+    } else {
+        printf("  LLVM: not found (CPU backend unavailable: install llvm-19-dev)\n");
+        printf("  targets: ref\n");
+    }
+    printf("  C compiler for compiled models: %s\n", TS_BUILD_CC);
     return 0;
 }
 
@@ -67,6 +77,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(verb, "run") == 0) return ts_cli_run(argc - 1, argv + 1);
     if (strcmp(verb, "inspect") == 0) return ts_cli_inspect(argc - 1, argv + 1);
+    if (strcmp(verb, "compile") == 0) return ts_cli_compile(argc - 1, argv + 1);
     int rc = ts_cli_later(verb, argc - 1, argv + 1);
     if (rc >= 0) return rc;
     fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "

@@ -5,6 +5,8 @@ one-line error it must produce.
 Each case is a file NAME.expect under tests/error/ (any depth), holding:
     args: run graphs/NAME.json --target ref --fill random   (optional)
     status: 1                                                (optional, default 1)
+    match: prefix        (optional: the expected line is a prefix, for messages
+                          that name something of the machine, like its CPU)
     tessera: error: graphs/NAME.json: node 'add#0': ...      (the expected line)
 Blank lines and lines starting with '#' are ignored. Without "args:", the case
 runs `tessera run <NAME.json beside the .expect> --target ref --fill random`.
@@ -22,7 +24,7 @@ import sys
 
 
 def load_case(path, root):
-    args, status, expect = None, 1, None
+    args, status, expect, prefix = None, 1, None, False
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
@@ -32,6 +34,8 @@ def load_case(path, root):
                 args = shlex.split(line[len("args:"):])
             elif line.startswith("status:"):
                 status = int(line[len("status:"):])
+            elif line.strip() == "match: prefix":
+                prefix = True
             elif expect is None:
                 expect = line
             else:
@@ -41,7 +45,7 @@ def load_case(path, root):
     if args is None:
         graph = os.path.relpath(path[: -len(".expect")] + ".json", root)
         args = ["run", graph, "--target", "ref", "--fill", "random"]
-    return args, status, expect
+    return args, status, expect, prefix
 
 
 def main():
@@ -61,7 +65,7 @@ def main():
     for path in cases:
         rel = os.path.relpath(path, root)
         try:
-            args, status, expect = load_case(path, root)
+            args, status, expect, prefix = load_case(path, root)
         except ValueError as e:
             print(f"FAIL {rel}: {e}")
             failed += 1
@@ -81,7 +85,7 @@ def main():
         if p.stdout:
             problems.append(f"unexpected stdout: {p.stdout[:200]!r}")
         err = p.stderr.rstrip("\n")
-        if err != expect:
+        if (not err.startswith(expect) or "\n" in err) if prefix else err != expect:
             problems.append(f"stderr\n    got:  {err[:2000]!r}\n    want: {expect!r}")
         if problems:
             failed += 1
