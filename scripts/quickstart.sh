@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh — from a fresh clone to a first result: installs what is missing
 # (scripts/setup.sh), builds build/ with CMake and Ninja, and runs the bundled
-# GPT example on the reference interpreter.
+# GPT example compiled for this CPU, checked against the reference interpreter.
 set -euo pipefail
 
 case "${1:-}" in
@@ -11,7 +11,7 @@ case "${1:-}" in
 usage: scripts/quickstart.sh
 
 Runs scripts/setup.sh, configures and builds build/ (RelWithDebInfo, Ninja), then
-  build/tessera run examples/gpt/graph.json --target ref --fill random --seed 1
+  build/tessera run examples/gpt/graph.json --target cpu --check --fill random --seed 1
 TESSERA_BUILD_DIR names another build folder (default build).
 USAGE
         exit 0
@@ -38,12 +38,13 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_PYTH
 ninja -C "$build" -j"$(nproc)"
 
 example=examples/gpt/graph.json
-echo "==> $build/tessera run $example --target ref --fill random --seed 1"
-"$build/tessera" run "$example" --target ref --fill random --seed 1
+echo "==> $build/tessera run $example --target cpu --check --fill random --seed 1"
+"$build/tessera" run "$example" --target cpu --check --fill random --seed 1
 
 echo
 echo "Next steps:"
 printf '  %s:\n      %s\n' \
-    "the graph IR after each pass" "$build/tessera inspect $example --dump all" \
+    "the graph IR after each pass, the kernels and the memory plan" "$build/tessera inspect $example --dump all" \
+    "a deployable library and executable" "$build/tessera compile $example --target cpu -o /tmp/gpt" \
     "every command and its options" "$build/tessera --help" \
     "build with -Werror and run the tests" "scripts/test.sh --quick"

@@ -299,12 +299,19 @@ def register_elementwise():
         ("f16", (7, 1, 17), (17,)),
         ("bf16", (129, 127), (129, 127)),
         ("bf16", (1, 7), (17, 1)),
+        # Past 16384 elements a CPU kernel splits into several thread-pool
+        # tasks; rows of 4097 leave a tail of one after every vector loop.
+        ("f32", (33, 4097), (4097,)),
+        ("f16", (9, 4097), (9, 1)),
+        ("bf16", (4097,), (9, 1)),
     ]
     int_shapes = [
         ("i32", (7, 17), (7, 17)),
         ("i32", (17, 1), (1, 129)),
         ("i64", (129, 7), (129, 7)),
         ("i64", (7, 1, 17), (1, 17)),
+        ("i32", (9, 4097), (4097,)),
+        ("i64", (4097,), (9, 1)),
     ]
     for op in BINARY_OPS:
         for dt, sa, sb in binary_shapes:
@@ -317,13 +324,15 @@ def register_elementwise():
         add_case("i64_big_7x17", op, _binary_case(op, "i64", (7, 17), (7, 17), big=True))
 
     unary_shapes = [("f32", (129, 127)), ("f16", (7, 17)), ("bf16", (17, 129)),
-                    ("f32", ()), ("f32", (1, 4097))]
+                    ("f32", ()), ("f32", (1, 4097)),
+                    # several tasks of a CPU kernel, in each dtype
+                    ("f32", (9, 4097)), ("f16", (5, 4097)), ("bf16", (5, 4097))]
     for op in UNARY_OPS:
         for dt, shape in unary_shapes:
             add_case(f"{dt}_{shape_tag(shape)}", op, _unary_case(op, dt, shape))
         if op in ("neg", "abs", "relu"):
             # Not transcendental, so FORMAT.md does not limit them to floats.
-            for dt, shape in (("i32", (7, 17)), ("i64", (129,))):
+            for dt, shape in (("i32", (7, 17)), ("i64", (129,)), ("i32", (5, 4097))):
                 add_case(f"{dt}_{shape_tag(shape)}", op, _unary_case(op, dt, shape))
             add_case("i64_big_17x7", op, _unary_case(op, "i64", (17, 7), big=True))
     for approx in ("none", "tanh"):
@@ -468,6 +477,10 @@ def register_cast_where():
             add_case(f"{src}_to_{dst}_7x17", "cast", _cast_case(src, dst, (7, 17)))
     add_case("f32_to_f16_4097", "cast", _cast_case("f32", "f16", (4097,)))
     add_case("f32_to_bf16_3x129", "cast", _cast_case("f32", "bf16", (3, 129)))
+    # Long rows split into several CPU tasks.
+    for src, dst in (("f16", "f32"), ("bf16", "f32"), ("f32", "bf16"), ("i64", "f32"),
+                     ("f32", "i32"), ("bool", "f16"), ("f16", "i64"), ("i32", "bool")):
+        add_case(f"{src}_to_{dst}_9x4097", "cast", _cast_case(src, dst, (9, 4097)))
     # Round to nearest, ties to even; overflow; subnormals.
     add_case("f32_to_f16_ties", "cast", _cast_values_case("f32", "f16", [
         1 + 2**-11, 1 + 3 * 2**-11, -(1 + 2**-11), 1 + 2**-11 + 2**-20, 2049.0, 2051.0,
@@ -525,6 +538,8 @@ def register_cast_where():
             add_case(f"{dt}_{shape_tag(sc)}_{shape_tag(sa)}_{shape_tag(sb)}", "where",
                      _where_case(dt, sc, sa, sb))
     add_case("f32_4097", "where", _where_case("f32", (2, 4097), (4097,), (2, 1)))
+    for dt in ("i64", "f16", "bool"):
+        add_case(f"{dt}_9x4097", "where", _where_case(dt, (9, 4097), (4097,), (9, 1)))
 
 
 # ---------------------------------------------------------------------------
@@ -570,6 +585,9 @@ def register_matmul():
         ("f16", (2, 17, 127), (2, 7, 127), False, True),
         ("bf16", (17, 129), (129, 7), False, False),
         ("bf16", (4, 127, 7), (4, 127, 17), True, False),
+        ("f32", (129, 4097), (4097, 17), False, False),      # many tasks, many k blocks
+        ("f16", (2, 4097), (4097, 3), False, False),
+        ("bf16", (4097, 2), (3, 4097), True, True),
     ]
     for dt, sa, sb, ta, tb in specs:
         tag = ("_ta" if ta else "") + ("_tb" if tb else "")
@@ -675,7 +693,8 @@ def register_reductions():
                             ("f32", (17, 7), 0), ("f32", (3, 127, 5), 1),
                             ("f32", (3, 127, 5), -2), ("f32", (2, 4097), -1),
                             ("f16", (17, 129), -1), ("bf16", (7, 127), -1),
-                            ("f16", (5, 1), -1)]:
+                            ("f16", (5, 1), -1), ("f16", (3, 4097), -1),
+                            ("bf16", (2, 4097), -1), ("f32", (4097, 3), 0)]:
         add_case(f"{dt}_{shape_tag(shape)}_axis{axis}", "softmax",
                  _softmax_case(dt, shape, axis))
     add_case("f32_large_logits_7x129", "softmax", _softmax_case("f32", (7, 129), -1, hi=80.0))
@@ -694,6 +713,8 @@ def register_reductions():
         add_case("f32_offset100_7x129", op, _norm_case(op, "f32", (7, 129), offset=100.0))
         add_case("f16_17x129", op, _norm_case(op, "f16", (17, 129)))
         add_case("bf16_7x127", op, _norm_case(op, "bf16", (7, 127)))
+        add_case("f16_3x4097", op, _norm_case(op, "f16", (3, 4097)))
+        add_case("bf16_2x4097", op, _norm_case(op, "bf16", (2, 4097)))
         add_case("f32_1x1", op, _norm_case(op, "f32", (1, 1), eps=0.5))
         # x² passes f16's largest value (65504): the sums must not be kept in f16.
         add_case("f16_large_values_7x129", op, _norm_case(op, "f16", (7, 129), hi=1000.0))
@@ -708,7 +729,9 @@ def register_reductions():
                 ("f32", (5, 17, 7), [0, 2], None), ("f32", (5, 17, 7), [1], True),
                 ("f32", (5, 17, 7), [-3, -1], True), ("f32", (5, 17, 7), [0, 1, 2], None),
                 ("f32", (3, 4097), [1], None), ("f16", (17, 129), [-1], None),
-                ("bf16", (129, 7), [0], True), ("f32", (1, 127), [0], None)]:
+                ("bf16", (129, 7), [0], True), ("f32", (1, 127), [0], None),
+                ("f32", (4097, 3), [0], None), ("f16", (3, 4097), [-1], None),
+                ("f32", (9, 4097), [0, 1], None)]:
             tag = "_".join(str(a) for a in axes) + ("_keep" if kd else "")
             add_case(f"{dt}_{shape_tag(shape)}_axes{tag}", op,
                      _reduce_case(op, dt, shape, axes, kd))
@@ -802,6 +825,10 @@ def register_movement():
             add_case(f"{dt}_{shape_tag(shape)}_perm{''.join(map(str, perm))}", "transpose",
                      _transpose_case(dt, shape, perm))
     add_case("f32_4097x3_perm10", "transpose", _transpose_case("f32", (4097, 3), (1, 0)))
+    add_case("f32_33x4097_perm10", "transpose", _transpose_case("f32", (33, 4097), (1, 0)))
+    add_case("f16_4097x9_perm10", "transpose", _transpose_case("f16", (4097, 9), (1, 0)))
+    add_case("i64_3x4097x2_perm201", "transpose",
+             _transpose_case("i64", (3, 4097, 2), (2, 0, 1)))
     # Negative entries count from the end, like every axis ("Negative axes
     # count from the end"); numpy's transpose reads them the same way.
     neg_perms = [((2, 3, 7, 5), (-1, 0, 1, 2)), ((3, 7, 17), (-1, -3, -2)),
@@ -836,20 +863,21 @@ def register_movement():
         ((4097,), 0, 5, 4000, 7),
         ((7, 17), 1, 3, 17, 1000), ((7, 17), 0, -1, -8, -1000),   # step past the end
         ((17, 7), -2, 16, -18, -1),                               # full reversal
+        ((9, 4097), -1, -1, -4098, -3),                           # several CPU tasks
     ]
     for dt in ALL_DTYPES:
         for i, (shape, axis, start, end, step) in enumerate(slices):
-            if dt != "f32" and i not in (1, 4, 7):
+            if dt != "f32" and i not in (1, 4, 7, 13):
                 continue
             tag = f"{shape_tag(shape)}_ax{axis}_{start}_{end}" + (f"_{step}" if step else "")
             add_case(f"{dt}_{tag}", "slice", _slice_case(dt, shape, axis, start, end, step))
 
     concats = [([(7, 17), (5, 17)], 0), ([(7, 1), (7, 17), (7, 3)], -1),
                ([(2, 3, 5), (2, 1, 5), (2, 7, 5), (2, 3, 5)], 1), ([(17,)], 0),
-               ([(4097, 2), (1, 2)], -2)]
+               ([(4097, 2), (1, 2)], -2), ([(9, 4097), (9, 1)], -1)]
     for dt in ALL_DTYPES:
         for i, (shapes, axis) in enumerate(concats):
-            if dt != "f32" and i not in (1, 2):
+            if dt != "f32" and i not in (1, 2, 5):
                 continue
             add_case(f"{dt}_{'+'.join(shape_tag(s) for s in shapes)}_ax{axis}", "concat",
                      _concat_case(dt, shapes, axis))
@@ -868,6 +896,8 @@ def register_movement():
         ("f32", (2, 7, 17), (2, 3), -1, "i32"), ("f32", (17, 3), (), None, "i64"),
         ("f32", (4097, 7), (17,), 0, "i32"), ("f32", (5, 7, 3), (2, 2, 2), 1, "i64"),
         ("f32", (129,), (7, 17), None, "i32"), ("f32", (1, 7), (3, 1), 0, "i64"),
+        ("f32", (7, 4097), (33,), None, "i64"),           # several CPU tasks
+        ("i64", (9, 4097), (5, 3), -1, "i32"), ("f16", (4097, 9), (4097,), 0, "i32"),
     ]
     for dt, ts, ish, axis, idt in gathers:
         tag = f"{dt}_{shape_tag(ts)}_idx{idt}_{shape_tag(ish)}"
@@ -1006,6 +1036,8 @@ def register_transformer():
         ("f32_pos_full_rotary6", "f32", (2, 7, 6), {"pos_shape": (2, 7), "rotary_dim": 6}),
         ("f32_pos_large_4096", "f32", (1, 2, 129, 64), {"pos_shape": (129,), "pos_max": 4097}),
         ("f32_seq4097", "f32", (1, 4097, 16), {}),
+        ("f16_seq4097_interleaved", "f16", (1, 2, 4097, 16), {"interleaved": True}),
+        ("bf16_seq4097_pos", "bf16", (1, 4097, 8), {"pos_shape": (4097,), "pos_max": 8192}),
         ("f32_decode_seq1_pos1", "f32", (2, 4, 1, 32), {"pos_shape": (1,), "pos_max": 4097}),
         ("f32_pos_scalar", "f32", (1, 2, 7, 16), {"pos_shape": (), "pos_dtype": "i64"}),
         ("f32_theta100_interleaved", "f32", (1, 1, 127, 32),
@@ -1049,6 +1081,13 @@ def register_transformer():
         ("f32_large_scores", "f32", 1, 2, 2, 7, 17, 64, {"qhi": 4.0}),
         ("f32_sk4097", "f32", 1, 1, 1, 2, 4097, 16, {"causal": True}),
         ("f32_d1_s1", "f32", 1, 1, 1, 1, 1, 1, {}),
+        # Several query blocks and tasks on the CPU.
+        ("f32_causal_s129_d64", "f32", 1, 2, 2, 129, 129, 64, {"causal": True}),
+        ("f32_gqa_sq129_sk257_mask", "f32", 2, 4, 2, 129, 257, 16,
+         {"mask_shape": (2, 1, 1, 257), "mask_kind": "-inf"}),
+        ("f16_sk4097_mask", "f16", 1, 2, 1, 3, 4097, 16,
+         {"mask_shape": (1, 1, 1, 4097), "mask_kind": "-10000"}),
+        ("bf16_sk4097_causal", "bf16", 1, 1, 1, 2, 4097, 16, {"causal": True}),
         ("f16_causal_gqa", "f16", 1, 4, 2, 17, 17, 32, {"causal": True}),
         ("f16_mask", "f16", 2, 2, 1, 7, 17, 16, {"mask_shape": (2, 1, 1, 17),
                                                  "mask_kind": "-inf"}),
