@@ -481,6 +481,8 @@ def register_cast_where():
     for src, dst in (("f16", "f32"), ("bf16", "f32"), ("f32", "bf16"), ("i64", "f32"),
                      ("f32", "i32"), ("bool", "f16"), ("f16", "i64"), ("i32", "bool")):
         add_case(f"{src}_to_{dst}_9x4097", "cast", _cast_case(src, dst, (9, 4097)))
+    add_case("f32_to_f16_127x1", "cast", _cast_case("f32", "f16", (127, 1)))
+    add_case("i64_to_bf16_1", "cast", _cast_case("i64", "bf16", (1,)))
     # Round to nearest, ties to even; overflow; subnormals.
     add_case("f32_to_f16_ties", "cast", _cast_values_case("f32", "f16", [
         1 + 2**-11, 1 + 3 * 2**-11, -(1 + 2**-11), 1 + 2**-11 + 2**-20, 2049.0, 2051.0,
@@ -540,6 +542,8 @@ def register_cast_where():
     add_case("f32_4097", "where", _where_case("f32", (2, 4097), (4097,), (2, 1)))
     for dt in ("i64", "f16", "bool"):
         add_case(f"{dt}_9x4097", "where", _where_case(dt, (9, 4097), (4097,), (9, 1)))
+    add_case("f32_127x1_1x129_127x129", "where",
+             _where_case("f32", (127, 1), (1, 129), (127, 129)))
 
 
 # ---------------------------------------------------------------------------
@@ -846,6 +850,7 @@ def register_movement():
         add_case(f"{dt}_2x3x4x5_to_6x-1", "reshape", _reshape_case(dt, (2, 3, 4, 5), [6, -1]))
     add_case("f32_119_to_7x17x1", "reshape", _reshape_case("f32", (119,), [7, 17, 1]))
     add_case("f32_4097_to_1x4097", "reshape", _reshape_case("f32", (4097,), [1, -1]))
+    add_case("f32_127x129_to_129x-1", "reshape", _reshape_case("f32", (127, 129), [129, -1]))
     add_case("f32_scalar_to_1x1", "reshape", _reshape_case("f32", (), [1, 1]))
     add_case("f32_1x1_to_scalar", "reshape", _reshape_case("f32", (1, 1), []))
     # Symbol n bound from the input's shape (7), not its default (3).
@@ -864,6 +869,7 @@ def register_movement():
         ((7, 17), 1, 3, 17, 1000), ((7, 17), 0, -1, -8, -1000),   # step past the end
         ((17, 7), -2, 16, -18, -1),                               # full reversal
         ((9, 4097), -1, -1, -4098, -3),                           # several CPU tasks
+        ((127, 9), 0, 1, 127, 7),
     ]
     for dt in ALL_DTYPES:
         for i, (shape, axis, start, end, step) in enumerate(slices):
@@ -874,7 +880,8 @@ def register_movement():
 
     concats = [([(7, 17), (5, 17)], 0), ([(7, 1), (7, 17), (7, 3)], -1),
                ([(2, 3, 5), (2, 1, 5), (2, 7, 5), (2, 3, 5)], 1), ([(17,)], 0),
-               ([(4097, 2), (1, 2)], -2), ([(9, 4097), (9, 1)], -1)]
+               ([(4097, 2), (1, 2)], -2), ([(9, 4097), (9, 1)], -1),
+               ([(2, 127), (2, 129)], -1), ([(127, 3), (129, 3)], 0)]
     for dt in ALL_DTYPES:
         for i, (shapes, axis) in enumerate(concats):
             if dt != "f32" and i not in (1, 2, 5):
@@ -883,7 +890,8 @@ def register_movement():
                      _concat_case(dt, shapes, axis))
 
     splits = [((17, 7), 0, [10, 7]), ((7, 17), -1, [1, 1, 15]), ((3, 12, 5), 1, [4, 4, 4]),
-              ((3, 12, 5), -2, [12]), ((2, 4097), 1, [4000, 97])]
+              ((3, 12, 5), -2, [12]), ((2, 4097), 1, [4000, 97]),
+              ((3, 129), -1, [1, 127, 1]), ((129, 2), 0, [127, 2])]
     for dt in ALL_DTYPES:
         for i, (shape, axis, sizes) in enumerate(splits):
             if dt != "f32" and i not in (1, 2):
@@ -897,6 +905,7 @@ def register_movement():
         ("f32", (4097, 7), (17,), 0, "i32"), ("f32", (5, 7, 3), (2, 2, 2), 1, "i64"),
         ("f32", (129,), (7, 17), None, "i32"), ("f32", (1, 7), (3, 1), 0, "i64"),
         ("f32", (7, 4097), (33,), None, "i64"),           # several CPU tasks
+        ("f32", (127, 129), (7, 2), -1, "i64"),
         ("i64", (9, 4097), (5, 3), -1, "i32"), ("f16", (4097, 9), (4097,), 0, "i32"),
     ]
     for dt, ts, ish, axis, idt in gathers:
@@ -1083,6 +1092,9 @@ def register_transformer():
         ("f32_d1_s1", "f32", 1, 1, 1, 1, 1, 1, {}),
         # Several query blocks and tasks on the CPU.
         ("f32_causal_s129_d64", "f32", 1, 2, 2, 129, 129, 64, {"causal": True}),
+        # Head sizes no vector width divides.
+        ("f32_d127_dv129_sq127", "f32", 1, 2, 1, 127, 17, 127, {"dv": 129}),
+        ("f32_d7_dv17_causal", "f32", 2, 2, 2, 17, 17, 7, {"dv": 17, "causal": True}),
         ("f32_gqa_sq129_sk257_mask", "f32", 2, 4, 2, 129, 257, 16,
          {"mask_shape": (2, 1, 1, 257), "mask_kind": "-inf"}),
         ("f16_sk4097_mask", "f16", 1, 2, 1, 3, 4097, 16,
