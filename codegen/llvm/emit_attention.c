@@ -103,10 +103,6 @@ static LLVMValueRef ldslot(struct attn *A, LLVMValueRef s, int w) {
     return LLVMBuildLoad2(A->L->b, fty(A, w), s, "");
 }
 
-static LLVMValueRef intr1(struct attn *A, const char *name, LLVMValueRef x) {
-    LLVMTypeRef t = LLVMTypeOf(x);
-    return ts_llvm_call_intrinsic(A->L, name, &t, 1, &x, 1);
-}
 static LLVMValueRef intr2(struct attn *A, const char *name, LLVMValueRef x, LLVMValueRef y) {
     LLVMTypeRef t = LLVMTypeOf(x);
     return ts_llvm_call_intrinsic(A->L, name, &t, 1, (LLVMValueRef[]){x, y}, 2);
@@ -122,32 +118,10 @@ static LLVMValueRef fmaximum(struct attn *A, LLVMValueRef x, LLVMValueRef y) {
 }
 
 /* exp(x) for x <= 0 or NaN (all this kernel needs: score − running max, and
- * old max − new max), vectorized: Cephes' expf, a degree-6 polynomial on
- * r = x − n·ln2 with |r| <= ln2/2, scaled by 2^n built in the exponent bits.
- * About 1 ulp; x < −87 (where exp is subnormal) gives 0, −inf gives 0. */
+ * old max − new max), vectorized: vmath.c's exp (within 1 ulp, −inf gives 0). */
 static LLVMValueRef vexp(struct attn *A, LLVMValueRef x, int w) {
-    struct ts_llvm *L = A->L;
-    LLVMBuilderRef b = L->b;
-    LLVMTypeRef it = w > 1 ? LLVMVectorType(L->t_i32, (unsigned)w) : L->t_i32;
-    LLVMValueRef xc = intr2(A, "llvm.minnum", intr2(A, "llvm.maxnum", x, fc(A, -87.0, w)), fc(A, 88.0, w));
-    LLVMValueRef n = intr1(A, "llvm.rint", LLVMBuildFMul(b, xc, fc(A, 1.44269504088896341, w), ""));
-    LLVMValueRef r = fmuladd(A, n, fc(A, -0.693359375, w), xc);
-    r = fmuladd(A, n, fc(A, 2.12194440e-4, w), r);
-    static const double c[] = {1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
-                               4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1};
-    LLVMValueRef p = fc(A, c[0], w);
-    for (int i = 1; i < 6; i++) p = fmuladd(A, p, r, fc(A, c[i], w));
-    LLVMValueRef r2 = LLVMBuildFMul(b, r, r, "");
-    LLVMValueRef y = LLVMBuildFAdd(b, fmuladd(A, p, r2, r), fc(A, 1.0, w), "");
-    LLVMValueRef ni = LLVMBuildFPToSI(b, n, it, "");
-    LLVMValueRef c127 = splat(A, ts_llvm_i32(L, 127), w), c23 = splat(A, ts_llvm_i32(L, 23), w);
-    LLVMValueRef pow2 = LLVMBuildBitCast(b, LLVMBuildShl(b, LLVMBuildAdd(b, ni, c127, ""), c23, ""),
-                                         fty(A, w), "");
-    LLVMValueRef e = LLVMBuildFMul(b, y, pow2, "exp");
-    e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, fc(A, -87.0, w), ""), fc(A, 0.0, w), e, "");
-    e = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, fc(A, 88.0, w), ""),
-                        fc(A, INFINITY, w), e, "");
-    return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, e, "");
+    (void)w;
+    return ts_llvm_vexp(A->L, x);
 }
 
 /* Horizontal reductions of a vector v (w lanes) to a scalar. */

@@ -166,7 +166,7 @@ static void emit_plain(struct ts_gemm *G) {
         if (k->acc_type == TS_SCALAR_I64) {
             next = LLVMBuildAdd(L->b, cur, LLVMBuildMul(L->b, va, vb, ""), ""); /* wraps */
         } else {
-            next = ts_llvm_call_intrinsic(L, "llvm.fma", &at, 1, (LLVMValueRef[]){va, vb, cur}, 3);
+            next = ts_llvm_call_intrinsic(L, G->fma, &at, 1, (LLVMValueRef[]){va, vb, cur}, 3);
         }
         LLVMBuildStore(L->b, next, slot);
         ts_llvm_loop_end(L, &kl);
@@ -246,6 +246,9 @@ enum ts_status ts_llvm_emit_gemm(struct ts_llvm *L, struct ts_diag *d) {
     G.vw = L->cpu->vector_width > 0 ? L->cpu->vector_width : 1;
     while (G.vw > 1 && G.nr % G.vw != 0) G.vw /= 2;
     G.nv = G.nr / G.vw;
+    /* Without FMA hardware llvm.fma is a libm call per element; fmuladd is a
+     * multiply and an add there (and still one FMA where there is one). */
+    G.fma = L->cpu->fma ? "llvm.fma" : "llvm.fmuladd";
 
     if (packed_ok(&G)) emit_packed(&G);
     else emit_plain(&G);

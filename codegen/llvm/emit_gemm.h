@@ -22,6 +22,7 @@ struct ts_gemm {
     int mc, nc, kc, mr, nr;      /* the schedule */
     int vw, nv;                  /* f32 lanes per vector; vectors per row of a micro-tile (nr / vw) */
     LLVMTypeRef t_vec;           /* <vw x float> */
+    const char *fma;             /* "llvm.fma", or "llvm.fmuladd" on CPUs without FMA */
 
     /* Per task (valid inside the task loop). */
     LLVMValueRef index[TS_MAX_RANK];     /* batch indices (dims [0, nbatch)) */

@@ -47,7 +47,7 @@ static void k_step(struct ts_gemm *G, LLVMValueRef asl, LLVMValueRef bsl, LLVMVa
         for (int v = 0; v < G->nv; v++) {
             int i = r * G->nv + v;
             LLVMValueRef args[3] = {as, bv[v], load_acc(G, i)};
-            store_acc(G, i, ts_llvm_call_intrinsic(L, "llvm.fma", &G->t_vec, 1, args, 3));
+            store_acc(G, i, ts_llvm_call_intrinsic(L, G->fma, &G->t_vec, 1, args, 3));
         }
     }
 }

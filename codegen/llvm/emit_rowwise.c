@@ -112,17 +112,11 @@ static LLVMValueRef combine(struct ts_llvm *L, enum ts_red red, LLVMValueRef acc
     return red == TS_RED_MAX ? fmax_nan(L, acc, v) : LLVMBuildFAdd(L->b, acc, v, "");
 }
 
+/* exp of every lane, with the vectorized exp of vmath.c (the scalar tail
+ * computes exactly what a lane does). */
 static LLVMValueRef exp_lanes(struct ts_llvm *L, LLVMValueRef x, int w) {
-    LLVMTypeRef t = L->t_f32;
-    LLVMValueRef fn = ts_llvm_libm(L, "expf", t, &t, 1);
-    LLVMTypeRef ft = LLVMFunctionType(t, &t, 1, 0);
-    if (w <= 1) return LLVMBuildCall2(L->b, ft, fn, &x, 1, "");
-    LLVMValueRef r = LLVMGetPoison(LLVMTypeOf(x));
-    for (int i = 0; i < w; i++) {
-        LLVMValueRef a = LLVMBuildExtractElement(L->b, x, ts_llvm_i32(L, i), "");
-        r = LLVMBuildInsertElement(L->b, r, LLVMBuildCall2(L->b, ft, fn, &a, 1, ""), ts_llvm_i32(L, i), "");
-    }
-    return r;
+    (void)w;
+    return ts_llvm_vexp(L, x);
 }
 
 /* The element value a reduction adds: x, x², (x - c)² or exp(x - c). */

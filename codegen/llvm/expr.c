@@ -82,12 +82,16 @@ static LLVMValueRef unary_intrinsic(struct ts_llvm *L, const char *name, LLVMVal
 
 /* ---- float math ----------------------------------------------------------------- */
 
+/* F32 goes to vmath.c's inline code (vectors stay vectors, and scalar tails
+ * compute exactly what the lanes do); F64 calls libm. */
 static LLVMValueRef f_exp(struct ts_llvm *L, enum ts_scalar s, int w, LLVMValueRef x) {
+    if (s == TS_SCALAR_F32) return ts_llvm_vexp(L, x);
     return libm_call(L, "expf", "exp", s, w, x, NULL);
 }
 
 /* 1 / (1 + exp(-x)): exp(1000) is inf and gives 0, never NaN. */
 static LLVMValueRef f_sigmoid(struct ts_llvm *L, enum ts_scalar s, int w, LLVMValueRef x) {
+    if (s == TS_SCALAR_F32) return ts_llvm_vsigmoid(L, x);
     LLVMValueRef e = f_exp(L, s, w, LLVMBuildFNeg(L->b, x, ""));
     LLVMValueRef one = fconst(L, s, 1.0, w);
     return LLVMBuildFDiv(L->b, one, LLVMBuildFAdd(L->b, one, e, ""), "sigmoid");
@@ -292,11 +296,11 @@ static LLVMValueRef emit_entry(struct ts_expr_ctx *c, int at) {
     case TS_KX_ROW: TS_ASSERT(env->row); return env_value(L, env->row, s, w);
     case TS_KX_NEG: return isf ? LLVMBuildFNeg(L->b, x, "") : LLVMBuildSub(L->b, iconst(L, 0, w), x, "");
     case TS_KX_EXP: return f_exp(L, s, w, x);
-    case TS_KX_LOG: return libm_call(L, "logf", "log", s, w, x, NULL);
+    case TS_KX_LOG: return s == TS_SCALAR_F32 ? ts_llvm_vlog(L, x) : libm_call(L, "logf", "log", s, w, x, NULL);
     case TS_KX_SQRT: return unary_intrinsic(L, "llvm.sqrt", x);
     case TS_KX_RSQRT: return LLVMBuildFDiv(L->b, fconst(L, s, 1.0, w), unary_intrinsic(L, "llvm.sqrt", x), "");
-    case TS_KX_TANH: return libm_call(L, "tanhf", "tanh", s, w, x, NULL);
-    case TS_KX_ERF: return libm_call(L, "erff", "erf", s, w, x, NULL);
+    case TS_KX_TANH: return s == TS_SCALAR_F32 ? ts_llvm_vtanh(L, x) : libm_call(L, "tanhf", "tanh", s, w, x, NULL);
+    case TS_KX_ERF: return s == TS_SCALAR_F32 ? ts_llvm_verf(L, x) : libm_call(L, "erff", "erf", s, w, x, NULL);
     case TS_KX_SIGMOID: return f_sigmoid(L, s, w, x);
     case TS_KX_RELU: {
         if (!isf) {
@@ -307,7 +311,9 @@ static LLVMValueRef emit_entry(struct ts_expr_ctx *c, int at) {
         LLVMValueRef keep = LLVMBuildFCmp(L->b, LLVMRealUGT, x, fconst(L, s, 0.0, w), "");
         return LLVMBuildSelect(L->b, keep, x, fconst(L, s, 0.0, w), "relu");
     }
-    case TS_KX_SILU: return LLVMBuildFMul(L->b, x, f_sigmoid(L, s, w, x), "silu");
+    case TS_KX_SILU:
+        if (s == TS_SCALAR_F32) return ts_llvm_vsilu(L, x);
+        return LLVMBuildFMul(L->b, x, f_sigmoid(L, s, w, x), "silu");
     case TS_KX_ABS: {
         if (isf) return unary_intrinsic(L, "llvm.fabs", x);
         /* wraps: abs(INT64_MIN) is INT64_MIN */
@@ -315,6 +321,7 @@ static LLVMValueRef emit_entry(struct ts_expr_ctx *c, int at) {
         return LLVMBuildSelect(L->b, neg, LLVMBuildSub(L->b, iconst(L, 0, w), x, ""), x, "abs");
     }
     case TS_KX_GELU: {
+        if (s == TS_SCALAR_F32) return ts_llvm_vgelu(L, x);
         LLVMValueRef t = s == TS_SCALAR_F64 ? LLVMBuildFDiv(L->b, x, fconst(L, s, sqrt(2.0), w), "")
                                             : LLVMBuildFMul(L->b, x, fconst(L, s, 1.0 / sqrt(2.0), w), "");
         LLVMValueRef er = libm_call(L, "erff", "erf", s, w, t, NULL);
@@ -322,6 +329,7 @@ static LLVMValueRef emit_entry(struct ts_expr_ctx *c, int at) {
         return LLVMBuildFMul(L->b, hx, LLVMBuildFAdd(L->b, fconst(L, s, 1.0, w), er, ""), "gelu");
     }
     case TS_KX_GELU_TANH: {
+        if (s == TS_SCALAR_F32) return ts_llvm_vgelu_tanh(L, x);
         /* 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
         LLVMValueRef x3 = LLVMBuildFMul(L->b, LLVMBuildFMul(L->b, x, x, ""), x, "");
         LLVMValueRef in = LLVMBuildFAdd(L->b, x, LLVMBuildFMul(L->b, fconst(L, s, 0.044715, w), x3, ""), "");

@@ -117,4 +117,25 @@ LLVMValueRef ts_llvm_expr(struct ts_llvm *L, int root, const struct ts_llvm_env 
 LLVMValueRef ts_llvm_operand_index(struct ts_llvm *L, const struct ts_koperand *op,
                                    const struct ts_llvm_env *env);
 
+/* ---- vmath.c: f32 transcendentals as inline IR ----------------------------- */
+
+/* Each takes x as float or <w x float> and returns the same type, computed
+ * with range reduction, polynomials and selects instead of libm calls, so
+ * vector loops stay vectors (scalar tails use the same code and agree with the
+ * lanes). Special values follow libm: NaN propagates, exp overflows to inf
+ * and underflows through the subnormals to 0, log(0) = −inf, log(x < 0) = NaN,
+ * tanh and erf saturate to ±1. Bounds on FMA targets, which
+ * tests/codegen/test_vmath.c checks against the exact function: exp, log,
+ * tanh, erf 2 ulp (measured ≤ 1.3); sigmoid, silu, gelu_tanh 3 ulp; gelu 6
+ * ulp (its x < −0.7 side, through erfc); results under 1e-30 only within the
+ * f32 tolerance. */
+LLVMValueRef ts_llvm_vexp(struct ts_llvm *L, LLVMValueRef x);
+LLVMValueRef ts_llvm_vlog(struct ts_llvm *L, LLVMValueRef x);
+LLVMValueRef ts_llvm_vtanh(struct ts_llvm *L, LLVMValueRef x);
+LLVMValueRef ts_llvm_verf(struct ts_llvm *L, LLVMValueRef x);
+LLVMValueRef ts_llvm_vsigmoid(struct ts_llvm *L, LLVMValueRef x);    /* 1/(1+exp(−x)) */
+LLVMValueRef ts_llvm_vsilu(struct ts_llvm *L, LLVMValueRef x);       /* x·sigmoid(x) */
+LLVMValueRef ts_llvm_vgelu(struct ts_llvm *L, LLVMValueRef x);       /* 0.5·x·(1+erf(x/√2)) */
+LLVMValueRef ts_llvm_vgelu_tanh(struct ts_llvm *L, LLVMValueRef x);  /* tanh approximation */
+
 #endif

@@ -318,5 +318,10 @@ int main(void) {
                                           .tc = TS_F32, .epi = EPI_BIAS_GELU, .cpu = "portable"});
     check_case("portable t", (struct gcase){.m = 17, .n = 33, .k = 7, .ta = TS_F16, .tb = TS_F32,
                                             .tc = TS_BF16, .trans_b = true, .cpu = "portable"});
+    /* SSE only (4 lanes, no FMA): the same kernels in 128-bit vectors. */
+    check_case("sse", (struct gcase){.m = 29, .n = 37, .k = 300, .ta = TS_F32, .tb = TS_BF16, .tc = TS_F32,
+                                     .trans_b = true, .epi = EPI_BIAS_GELU, .cpu = "x86-64"});
+    check_case("sse n", (struct gcase){.m = 13, .n = 41, .k = 17, .ta = TS_F32, .tb = TS_F32, .tc = TS_F32,
+                                       .cpu = "x86-64"});
     return ts_test_finish("test_llvm_gemm");
 }
