@@ -1,8 +1,10 @@
 /* bench_gemm.c — the CPU GEMM suite of BENCHMARKS.md: tessera's LLVM GEMM
  * kernel against OpenBLAS cblas_sgemm in the same run on the same data
  * (f32, row-major A[M,K], B as [K,N] or transposed [N,K]). Each result is
- * checked against the other before its timing counts; the table gives
- * GFLOP/s, the ratio, the fraction of peak and a geometric mean.
+ * checked against the other before its timing counts; each is then timed
+ * (warm-up, median of ≥ 5 runs and ≥ --min-time seconds); the table gives
+ * GFLOP/s, the ratio, the fraction of peak and geometric means. Other load
+ * on the machine shows up as halved 2-thread figures: rerun with --only.
  *
  *   bench_gemm [--threads N] [--quick] [--csv FILE] [--cpu NAME] [--only MxNxK]
  *              [--sched mc,kc,nc,mr,nr] [--min-time S] [--dump-ir FILE] */

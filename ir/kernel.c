@@ -169,14 +169,18 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
  *  - kc ≤ 256 so that a B sliver (kc × nr floats: 16 KiB for AVX2) stays in
  *    L1 while A streams from L2; the K panels are balanced (K = 300 is two
  *    panels of 150, not 256 + 44).
- *  - mc ≤ 240: the packed A block (mc × kc floats, 240 KiB) in L2; large, as
- *    every task packs its own B panel and a taller block re-packs B less.
- *    With 16 lanes (AVX-512: Zen 4/5 and Intel parts, all with ≥ 1 MiB L2)
- *    mc ≤ 512, which measured 2–10% faster than 240 on Zen 5 at M ≥ 512.
- *  - nc ≤ 3072: the packed B panel (3 MiB) in L3.
- *  Blocks are balanced (M = 512 is 3 × 174, not 2 × 240 + 32), then the
- *  larger of mc and nc is split until there are at least 4 tasks and an even
- *  number of them below 16, so 1, 2 and 4 threads get equal shares. */
+ *  - mc as large as half the L2 allows for the packed A block (mc × kc
+ *    floats: 256 KiB with 8 lanes; 512 KiB with 16, as AVX-512 parts — Zen
+ *    4/5, Intel — have ≥ 1 MiB L2), at most 512 rows, with kc lowered to 128
+ *    when that lets one block hold more rows: every task packs its own B
+ *    panel, and on Zen 5 one 512-row block instead of three of 174 measured
+ *    2–10% faster at 1 thread and up to 15% at 2 (K = 4096, B from DRAM).
+ *  - nc ≤ 1024: the packed B panel (kc × nc floats, 0.5–1 MiB) mostly in L2;
+ *    3072 (the panel in L3) measured up to 20% slower for B given as [K, N]
+ *    on Zen 5 with N ≥ 2048.
+ *  Blocks are balanced (M = 700 is 2 × 354, not 512 + 188), then the larger
+ *  of mc and nc is split until there are at least 4 tasks and an even number
+ *  of them below 16, so 1, 2 and 4 threads get equal shares. */
 static int64_t balanced(int64_t n, int64_t max_block, int64_t unit, int64_t *nblocks) {
     int64_t nb = ceil_div(n, max_block);
     int64_t b = round_up(ceil_div(n, nb), unit);
@@ -193,10 +197,13 @@ static void sched_gemm(struct ts_kernel *k, int vw) {
     batch = max64(batch, 1);
     int64_t mr = min64(6, m), nr = 2 * vw;
     int64_t nkp;
+    int64_t a_floats = vw >= 16 ? 131072 : 65536; /* half the L2 */
     int64_t kc = balanced(max64(k->k, 1), 256, 1, &nkp);
+    if (kc > 128 && ceil_div(m, min64(512, a_floats / 128)) < ceil_div(m, min64(512, a_floats / kc)))
+        kc = balanced(max64(k->k, 1), 128, 1, &nkp);
     int64_t mb, nb;
-    int64_t mc = balanced(m, vw >= 16 ? 512 : 240, mr, &mb);
-    int64_t nc = balanced(n, 3072, nr, &nb);
+    int64_t mc = balanced(m, min64(512, round_up(a_floats / kc, mr)), mr, &mb);
+    int64_t nc = balanced(n, 1024, nr, &nb);
     for (;;) {
         int64_t tasks = mul_sat(mul_sat(batch, mb), nb);
         if (tasks >= 16 || (tasks >= 4 && tasks % 2 == 0)) break;

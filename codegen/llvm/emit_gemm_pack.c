@@ -125,13 +125,70 @@ static void pack_b_transposed(struct ts_gemm *G, LLVMValueRef src, LLVMValueRef 
     pack_b_columns(G, src, dst, k8, kcur, nrem ? nrem : ts_llvm_i64(L, G->nr));
 }
 
-/* B sliver s: bpack[s·kc·nr + kk·nr + c] = B(pc + kk, j0 + s·nr + c). When B's
- * rows are contiguous (sbn = 1), full slivers are copied a vector at a time;
- * otherwise (B given as [N, K], or any other strides) each column is walked
- * along k, which reads memory in order. */
-void ts_gemm_pack_b(struct ts_gemm *G, LLVMValueRef pc, LLVMValueRef kcur) {
+/* Full slivers of B given with contiguous rows (sbn = 1) are copied row by
+ * row across groups of this many slivers: each k reads one contiguous run of
+ * B (which the prefetcher follows) instead of 64 bytes from each of kc rows
+ * per sliver, which measured 5–10% slower overall on [K, N] GEMMs. */
+#define TS_GEMM_PACK_GROUP 8
+
+static void pack_b_rows(struct ts_gemm *G, LLVMValueRef pc, LLVMValueRef kcur) {
     struct ts_llvm *L = G->L;
     LLVMValueRef one = ts_llvm_i64(L, 1), zero = ts_llvm_i64(L, 0), fzero = ts_llvm_f32(L, 0);
+    LLVMValueRef nr = ts_llvm_i64(L, G->nr);
+    LLVMValueRef nfull = LLVMBuildUDiv(L->b, G->ncur, nr, "nfull");
+
+    struct ts_llvm_loop gl, kl, sl;
+    LLVMValueRef g = ts_llvm_loop_begin(L, &gl, zero, nfull, ts_llvm_i64(L, TS_GEMM_PACK_GROUP), "bg");
+    LLVMValueRef gend = ts_gemm_min(G, LLVMBuildNSWAdd(L->b, g, ts_llvm_i64(L, TS_GEMM_PACK_GROUP), ""), nfull);
+    LLVMValueRef kk = ts_llvm_loop_begin(L, &kl, zero, kcur, one, "kk");
+    LLVMValueRef row = ts_gemm_b_ptr(G, LLVMBuildNSWAdd(L->b, pc, kk, ""), G->j0);
+    LLVMValueRef s = ts_llvm_loop_begin(L, &sl, g, gend, one, "bs");
+    LLVMValueRef src = gep_elem(L, G->b, row, ts_gemm_mul(G, s, G->nr));
+    LLVMValueRef dst = gep_f32(L, G->bpack, LLVMBuildNSWAdd(L->b, ts_gemm_mul(G, s, (int64_t)G->kc * G->nr),
+                                                           ts_gemm_mul(G, kk, G->nr), ""));
+    for (int v = 0; v < G->nv; v++) {
+        LLVMValueRef x = ts_llvm_load(L, G->b->dtype, gep_elem(L, G->b, src, ts_llvm_i64(L, v * G->vw)), 1, G->vw);
+        store_f32(L, x, gep_f32(L, dst, ts_llvm_i64(L, v * G->vw)), (unsigned)(4 * G->vw));
+    }
+    ts_llvm_loop_end(L, &sl);
+    ts_llvm_loop_end(L, &kl);
+    ts_llvm_loop_end(L, &gl);
+
+    /* The partial sliver at the edge, if any, lane by lane. */
+    LLVMValueRef c0 = ts_gemm_mul(G, nfull, G->nr);
+    LLVMValueRef nrem = LLVMBuildNSWSub(L->b, G->ncur, c0, "nrem");
+    LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bedge");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bdone");
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSGT, nrem, zero, ""), edge, done);
+    LLVMPositionBuilderAtEnd(L->b, edge);
+    LLVMValueRef esrc = ts_gemm_b_ptr(G, pc, LLVMBuildNSWAdd(L->b, G->j0, c0, ""));
+    LLVMValueRef edst = gep_f32(L, G->bpack, ts_gemm_mul(G, nfull, (int64_t)G->kc * G->nr));
+    struct lane ln[TS_GEMM_MAX_NV * 16];
+    for (int c = 0; c < G->nr; c++) ln[c] = lane_at(G, c, nrem);
+    struct ts_llvm_loop el;
+    LLVMValueRef ek = ts_llvm_loop_begin(L, &el, zero, kcur, one, "kk");
+    LLVMValueRef erow = gep_elem(L, G->b, esrc, ts_gemm_mul(G, ek, G->sbk));
+    LLVMValueRef edrow = gep_f32(L, edst, ts_gemm_mul(G, ek, G->nr));
+    for (int c = 0; c < G->nr; c++) {
+        LLVMValueRef x = ts_llvm_load(L, G->b->dtype, gep_elem(L, G->b, erow, ln[c].at), 1, 1);
+        x = LLVMBuildSelect(L->b, ln[c].valid, x, fzero, "");
+        store_f32(L, x, gep_f32(L, edrow, ts_llvm_i64(L, c)), 4);
+    }
+    ts_llvm_loop_end(L, &el);
+    LLVMBuildBr(L->b, done);
+    LLVMPositionBuilderAtEnd(L->b, done);
+}
+
+/* B sliver s: bpack[s·kc·nr + kk·nr + c] = B(pc + kk, j0 + s·nr + c). With
+ * contiguous rows (sbn = 1) see pack_b_rows; B given as [N, K] (sbk = 1) is
+ * transposed 8 × 8 in registers; any other strides walk each column along k. */
+void ts_gemm_pack_b(struct ts_gemm *G, LLVMValueRef pc, LLVMValueRef kcur) {
+    if (G->sbn == 1) {
+        pack_b_rows(G, pc, kcur);
+        return;
+    }
+    struct ts_llvm *L = G->L;
+    LLVMValueRef one = ts_llvm_i64(L, 1), zero = ts_llvm_i64(L, 0);
     LLVMValueRef nslivers = LLVMBuildUDiv(L->b, LLVMBuildNSWAdd(L->b, G->ncur, ts_llvm_i64(L, G->nr - 1), ""),
                                           ts_llvm_i64(L, G->nr), "ns");
     struct ts_llvm_loop sl;
@@ -141,41 +198,7 @@ void ts_gemm_pack_b(struct ts_gemm *G, LLVMValueRef pc, LLVMValueRef kcur) {
     LLVMValueRef nrem = ts_gemm_min(G, ts_llvm_i64(L, G->nr), LLVMBuildNSWSub(L->b, G->ncur, c0, ""));
     LLVMValueRef col0 = LLVMBuildNSWAdd(L->b, G->j0, c0, "col0");
     LLVMValueRef src = ts_gemm_b_ptr(G, pc, col0);
-
-    if (G->sbn == 1) {
-        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bfull");
-        LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bedge");
-        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bdone");
-        LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntEQ, nrem, ts_llvm_i64(L, G->nr), ""), full, edge);
-
-        LLVMPositionBuilderAtEnd(L->b, full);
-        struct ts_llvm_loop kl;
-        LLVMValueRef kk = ts_llvm_loop_begin(L, &kl, zero, kcur, one, "kk");
-        LLVMValueRef row = gep_elem(L, G->b, src, ts_gemm_mul(G, kk, G->sbk));
-        LLVMValueRef drow = gep_f32(L, dst, ts_gemm_mul(G, kk, G->nr));
-        for (int v = 0; v < G->nv; v++) {
-            LLVMValueRef x = ts_llvm_load(L, G->b->dtype, gep_elem(L, G->b, row, ts_llvm_i64(L, v * G->vw)), 1, G->vw);
-            store_f32(L, x, gep_f32(L, drow, ts_llvm_i64(L, v * G->vw)), (unsigned)(4 * G->vw));
-        }
-        ts_llvm_loop_end(L, &kl);
-        LLVMBuildBr(L->b, done);
-
-        LLVMPositionBuilderAtEnd(L->b, edge);
-        struct lane ln[TS_GEMM_MAX_NV * 16];
-        for (int c = 0; c < G->nr; c++) ln[c] = lane_at(G, c, nrem);
-        struct ts_llvm_loop el;
-        LLVMValueRef ek = ts_llvm_loop_begin(L, &el, zero, kcur, one, "kk");
-        LLVMValueRef erow = gep_elem(L, G->b, src, ts_gemm_mul(G, ek, G->sbk));
-        LLVMValueRef edrow = gep_f32(L, dst, ts_gemm_mul(G, ek, G->nr));
-        for (int c = 0; c < G->nr; c++) {
-            LLVMValueRef x = ts_llvm_load(L, G->b->dtype, gep_elem(L, G->b, erow, ln[c].at), 1, 1);
-            x = LLVMBuildSelect(L->b, ln[c].valid, x, fzero, "");
-            store_f32(L, x, gep_f32(L, edrow, ts_llvm_i64(L, c)), 4);
-        }
-        ts_llvm_loop_end(L, &el);
-        LLVMBuildBr(L->b, done);
-        LLVMPositionBuilderAtEnd(L->b, done);
-    } else if (G->sbk == 1 && G->nr % 8 == 0) {
+    if (G->sbk == 1 && G->nr % 8 == 0) {
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bfull");
         LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bedge");
         LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->ctx, L->fn, "bdone");

@@ -266,6 +266,9 @@ int main(void) {
     check_case("trans a", (struct gcase){.m = 129, .n = 40, .k = 300, .ta = TS_F32, .tb = TS_F32, .tc = TS_F32,
                                          .trans_a = true, .trans_b = true});
     check_case("big m", (struct gcase){.m = 1000, .n = 7, .k = 17, .ta = TS_F32, .tb = TS_F32, .tc = TS_F32});
+    check_case("wide n", (struct gcase){.m = 13, .n = 1000, .k = 300, .ta = TS_F32, .tb = TS_BF16, .tc = TS_F32});
+    check_case("wide n nc", (struct gcase){.m = 13, .n = 1000, .k = 300, .ta = TS_F16, .tb = TS_F32, .tc = TS_F32,
+                                           .sched = {.mc = 12, .kc = 128, .nc = 960, .mr = 6, .nr = 16}});
     check_case("big n", (struct gcase){.m = 3, .n = 1000, .k = 129, .ta = TS_F32, .tb = TS_F32, .tc = TS_F32,
                                        .trans_b = true});
     /* Batches, B broadcast over them. */
