@@ -148,7 +148,13 @@ int ts_cli_inspect(int argc, char **argv) {
     o.dump_mask |= mask & (TS_DUMP_FUSE | TS_DUMP_PLAN);
     fflush(stdout);
     struct ts_program *prog = NULL;
+    /* The schedules `run --target cpu` would use on this host (AVX2's 8 lanes
+     * where the CPU backend is not built). */
     struct ts_fuse_opts fo = {.vector_width = 8};
+    struct ts_cpu_info cpu;
+    struct ts_diag cd;
+    ts_diag_clear(&cd);
+    if (kernels && ts_cpu_info_init(NULL, &cpu, &cd) == TS_OK) fo.vector_width = cpu.vector_width;
     enum ts_status st = kernels ? ts_compile_program(g, &o, &fo, &prog, &d) : ts_pipeline_run(g, &o, &d);
     if (st != TS_OK) {
         fflush(stdout);
