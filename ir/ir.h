@@ -157,6 +157,19 @@ void ts_broadcast_strides(int in_rank, const int64_t *in_dims, int rank, const i
 /* Advances a multi-index over dims (last dim fastest); returns false after the last one. */
 bool ts_index_next(int rank, const int64_t *dims, int64_t *index);
 
+/* ---- tensor_stats.c: what output listings print -------------------------- */
+
+struct ts_tensor_stats {
+    double min, max, mean, std; /* over finite values; NaN when there are none */
+    int64_t imin, imax;         /* exact, for integer dtypes */
+    int64_t finite, nan, inf;
+};
+struct ts_tensor_stats ts_tensor_stats(const struct ts_tensor *t);
+/* "%.6g", or "nan", "inf", "-inf" whatever libc does with a NaN's sign. */
+void ts_print_double(double x, FILE *f);
+/* Element i: ts_print_double for floats, exact for integers. */
+void ts_tensor_print_element(const struct ts_tensor *t, int64_t i, FILE *f);
+
 /* ---- op table: ops.def + op_table.c ------------------------------------- */
 
 enum ts_op {

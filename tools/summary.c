@@ -9,51 +9,6 @@
 
 #define FIRST_SHOWN 6
 
-struct stats {
-    double min, max, mean, std; /* over finite values; NaN when there are none */
-    int64_t imin, imax;         /* exact, for integer dtypes */
-    int64_t finite, nan, inf;
-};
-
-static struct stats compute_stats(const struct ts_tensor *t) {
-    struct stats s = {NAN, NAN, NAN, NAN, INT64_MAX, INT64_MIN, 0, 0, 0};
-    bool is_int = !ts_dtype_is_float(t->dtype);
-    double sum = 0, sumsq = 0;
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (is_int) {
-            int64_t v = ts_tensor_get_i64(t, i);
-            if (v < s.imin) s.imin = v;
-            if (v > s.imax) s.imax = v;
-        }
-        double x = ts_tensor_get_f64(t, i);
-        if (isnan(x)) { s.nan++; continue; }
-        if (isinf(x)) { s.inf++; continue; }
-        if (!s.finite || x < s.min) s.min = x;
-        if (!s.finite || x > s.max) s.max = x;
-        s.finite++;
-        sum += x;
-        sumsq += x * x;
-    }
-    if (s.finite) {
-        s.mean = sum / (double)s.finite;
-        double var = sumsq / (double)s.finite - s.mean * s.mean;
-        s.std = var > 0 ? sqrt(var) : 0;
-    }
-    return s;
-}
-
-/* One spelling for non-finite values ("nan", "inf", "-inf"), whatever libc's printf does with a NaN's sign. */
-static void print_double(double x, FILE *f) {
-    if (isnan(x)) fputs("nan", f);
-    else if (isinf(x)) fputs(x > 0 ? "inf" : "-inf", f);
-    else fprintf(f, "%.6g", x);
-}
-
-static void print_element(const struct ts_tensor *t, int64_t i, FILE *f) {
-    if (ts_dtype_is_float(t->dtype)) print_double(ts_tensor_get_f64(t, i), f);
-    else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i));
-}
-
 void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs, const struct ts_cli_timing *t,
                           const char *target, FILE *f) {
     size_t width = 4;
@@ -70,25 +25,25 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
             fprintf(f, "  (empty)\n");
             continue;
         }
-        struct stats s = compute_stats(o);
+        struct ts_tensor_stats s = ts_tensor_stats(o);
         if (!ts_dtype_is_float(o->dtype)) {
             fprintf(f, "  min %" PRId64 "  max %" PRId64 "  mean ", s.imin, s.imax);
-            print_double(s.mean, f);
+            ts_print_double(s.mean, f);
         } else {
             fputs("  min ", f);
-            print_double(s.min, f);
+            ts_print_double(s.min, f);
             fputs("  max ", f);
-            print_double(s.max, f);
+            ts_print_double(s.max, f);
             fputs("  mean ", f);
-            print_double(s.mean, f);
+            ts_print_double(s.mean, f);
             fputs("  std ", f);
-            print_double(s.std, f);
+            ts_print_double(s.std, f);
             if (s.nan || s.inf) fprintf(f, "  nan %" PRId64 "  inf %" PRId64, s.nan, s.inf);
         }
         fprintf(f, "  first [");
         for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
             if (k) fprintf(f, ", ");
-            print_element(o, k, f);
+            ts_tensor_print_element(o, k, f);
         }
         fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
     }
@@ -151,7 +106,7 @@ void ts_cli_print_outputs_json(const struct ts_graph *g, const struct ts_tensor 
     fprintf(f, ", \"outputs\": [");
     for (int i = 0; i < g->noutputs; i++) {
         const struct ts_tensor *o = &outs[i];
-        struct stats s = compute_stats(o);
+        struct ts_tensor_stats s = ts_tensor_stats(o);
         bool is_int = !ts_dtype_is_float(o->dtype);
         fprintf(f, "%s{\"name\": ", i ? ", " : "");
         json_string(g->values[g->outputs[i]].name, f);

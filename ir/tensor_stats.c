@@ -1,0 +1,46 @@
+/* tensor_stats.c — the summary every output listing prints (`tessera run`
+ * and a compiled model's executable): min/max/mean/std of the finite values,
+ * NaN and Inf counts, exact integer extremes, and one spelling per element. */
+#include <inttypes.h>
+#include <math.h>
+
+#include "ir/ir.h"
+
+struct ts_tensor_stats ts_tensor_stats(const struct ts_tensor *t) {
+    struct ts_tensor_stats s = {NAN, NAN, NAN, NAN, INT64_MAX, INT64_MIN, 0, 0, 0};
+    bool is_int = !ts_dtype_is_float(t->dtype);
+    double sum = 0, sumsq = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (is_int) {
+            int64_t v = ts_tensor_get_i64(t, i);
+            if (v < s.imin) s.imin = v;
+            if (v > s.imax) s.imax = v;
+        }
+        double x = ts_tensor_get_f64(t, i);
+        if (isnan(x)) { s.nan++; continue; }
+        if (isinf(x)) { s.inf++; continue; }
+        if (!s.finite || x < s.min) s.min = x;
+        if (!s.finite || x > s.max) s.max = x;
+        s.finite++;
+        sum += x;
+        sumsq += x * x;
+    }
+    if (s.finite) {
+        s.mean = sum / (double)s.finite;
+        double var = sumsq / (double)s.finite - s.mean * s.mean;
+        s.std = var > 0 ? sqrt(var) : 0;
+    }
+    return s;
+}
+
+/* One spelling for non-finite values ("nan", "inf", "-inf"), whatever libc's printf does with a NaN's sign. */
+void ts_print_double(double x, FILE *f) {
+    if (isnan(x)) fputs("nan", f);
+    else if (isinf(x)) fputs(x > 0 ? "inf" : "-inf", f);
+    else fprintf(f, "%.6g", x);
+}
+
+void ts_tensor_print_element(const struct ts_tensor *t, int64_t i, FILE *f) {
+    if (ts_dtype_is_float(t->dtype)) ts_print_double(ts_tensor_get_f64(t, i), f);
+    else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i));
+}
