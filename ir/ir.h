@@ -169,6 +169,9 @@ struct ts_tensor_stats ts_tensor_stats(const struct ts_tensor *t);
 void ts_print_double(double x, FILE *f);
 /* Element i: ts_print_double for floats, exact for integers. */
 void ts_tensor_print_element(const struct ts_tensor *t, int64_t i, FILE *f);
+/* One line: NAME (padded to width)  DTYPE[SHAPE]  min … max … mean … std …
+ * (nan/inf counts)  first [the first 6 elements, ...]; "(empty)" for no elements. */
+void ts_tensor_print_summary(const char *name, int width, const struct ts_tensor *t, FILE *f);
 
 /* ---- op table: ops.def + op_table.c ------------------------------------- */
 

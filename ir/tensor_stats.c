@@ -3,6 +3,7 @@
  * NaN and Inf counts, exact integer extremes, and one spelling per element. */
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
 
 #include "ir/ir.h"
 
@@ -43,4 +44,37 @@ void ts_print_double(double x, FILE *f) {
 void ts_tensor_print_element(const struct ts_tensor *t, int64_t i, FILE *f) {
     if (ts_dtype_is_float(t->dtype)) ts_print_double(ts_tensor_get_f64(t, i), f);
     else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i));
+}
+
+/* How many leading elements a summary line shows. */
+#define FIRST_SHOWN 6
+
+void ts_tensor_print_summary(const char *name, int width, const struct ts_tensor *o, FILE *f) {
+    char shape[256];
+    fprintf(f, "%-*s  %s%s", width, name, ts_dtype_name(o->dtype), ts_dims_str(o->rank, o->dims, shape, sizeof shape));
+    if (o->numel == 0) {
+        fprintf(f, "  (empty)\n");
+        return;
+    }
+    struct ts_tensor_stats s = ts_tensor_stats(o);
+    if (!ts_dtype_is_float(o->dtype)) {
+        fprintf(f, "  min %" PRId64 "  max %" PRId64 "  mean ", s.imin, s.imax);
+        ts_print_double(s.mean, f);
+    } else {
+        fputs("  min ", f);
+        ts_print_double(s.min, f);
+        fputs("  max ", f);
+        ts_print_double(s.max, f);
+        fputs("  mean ", f);
+        ts_print_double(s.mean, f);
+        fputs("  std ", f);
+        ts_print_double(s.std, f);
+        if (s.nan || s.inf) fprintf(f, "  nan %" PRId64 "  inf %" PRId64, s.nan, s.inf);
+    }
+    fprintf(f, "  first [");
+    for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
+        if (k) fprintf(f, ", ");
+        ts_tensor_print_element(o, k, f);
+    }
+    fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
 }

@@ -16,37 +16,8 @@ void ts_cli_print_outputs(const struct ts_graph *g, const struct ts_tensor *outs
         size_t n = strlen(g->values[g->outputs[i]].name);
         if (n > width) width = n;
     }
-    for (int i = 0; i < g->noutputs; i++) {
-        const struct ts_tensor *o = &outs[i];
-        char shape[256];
-        fprintf(f, "%-*s  %s%s", (int)width, g->values[g->outputs[i]].name, ts_dtype_name(o->dtype),
-                ts_dims_str(o->rank, o->dims, shape, sizeof shape));
-        if (o->numel == 0) {
-            fprintf(f, "  (empty)\n");
-            continue;
-        }
-        struct ts_tensor_stats s = ts_tensor_stats(o);
-        if (!ts_dtype_is_float(o->dtype)) {
-            fprintf(f, "  min %" PRId64 "  max %" PRId64 "  mean ", s.imin, s.imax);
-            ts_print_double(s.mean, f);
-        } else {
-            fputs("  min ", f);
-            ts_print_double(s.min, f);
-            fputs("  max ", f);
-            ts_print_double(s.max, f);
-            fputs("  mean ", f);
-            ts_print_double(s.mean, f);
-            fputs("  std ", f);
-            ts_print_double(s.std, f);
-            if (s.nan || s.inf) fprintf(f, "  nan %" PRId64 "  inf %" PRId64, s.nan, s.inf);
-        }
-        fprintf(f, "  first [");
-        for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
-            if (k) fprintf(f, ", ");
-            ts_tensor_print_element(o, k, f);
-        }
-        fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
-    }
+    for (int i = 0; i < g->noutputs; i++)
+        ts_tensor_print_summary(g->values[g->outputs[i]].name, (int)width, &outs[i], f);
     if (t->repeat > 1)
         fprintf(f, "time  median %.3f ms  min %.3f ms  max %.3f ms  (%d runs, target %s)\n", t->median_ms, t->min_ms,
                 t->max_ms, t->repeat, target);

@@ -14,37 +14,7 @@ void ts_exe_print_outputs(const struct ts_exe_report *r, FILE *f) {
     size_t width = 4;
     for (int i = 0; i < r->n; i++)
         if (strlen(r->names[i]) > width) width = strlen(r->names[i]);
-    for (int i = 0; i < r->n; i++) {
-        const struct ts_tensor *o = &r->outputs[i];
-        char shape[256];
-        fprintf(f, "%-*s  %s%s", (int)width, r->names[i], ts_dtype_name(o->dtype),
-                ts_dims_str(o->rank, o->dims, shape, sizeof shape));
-        if (o->numel == 0) {
-            fprintf(f, "  (empty)\n");
-            continue;
-        }
-        struct ts_tensor_stats s = ts_tensor_stats(o);
-        if (!ts_dtype_is_float(o->dtype)) {
-            fprintf(f, "  min %" PRId64 "  max %" PRId64 "  mean ", s.imin, s.imax);
-            ts_print_double(s.mean, f);
-        } else {
-            fputs("  min ", f);
-            ts_print_double(s.min, f);
-            fputs("  max ", f);
-            ts_print_double(s.max, f);
-            fputs("  mean ", f);
-            ts_print_double(s.mean, f);
-            fputs("  std ", f);
-            ts_print_double(s.std, f);
-            if (s.nan || s.inf) fprintf(f, "  nan %" PRId64 "  inf %" PRId64, s.nan, s.inf);
-        }
-        fprintf(f, "  first [");
-        for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
-            if (k) fprintf(f, ", ");
-            ts_tensor_print_element(o, k, f);
-        }
-        fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
-    }
+    for (int i = 0; i < r->n; i++) ts_tensor_print_summary(r->names[i], (int)width, &r->outputs[i], f);
     if (r->repeat > 1)
         fprintf(f, "time  median %.3f ms  min %.3f ms  max %.3f ms  (%d runs, %s, %d threads)\n", r->median_ms,
                 r->min_ms, r->max_ms, r->repeat, r->cpu, r->threads);
