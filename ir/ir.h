@@ -172,6 +172,12 @@ void ts_tensor_print_element(const struct ts_tensor *t, int64_t i, FILE *f);
 /* One line: NAME (padded to width)  DTYPE[SHAPE]  min … max … mean … std …
  * (nan/inf counts)  first [the first 6 elements, ...]; "(empty)" for no elements. */
 void ts_tensor_print_summary(const char *name, int width, const struct ts_tensor *t, FILE *f);
+/* The same as one JSON object: {"name", "dtype", "shape", "summary": {min, max,
+ * mean, std, nan, inf, first}}; non-finite numbers are null, integers exact. */
+void ts_tensor_print_summary_json(const char *name, const struct ts_tensor *t, FILE *f);
+/* A JSON string literal (control bytes escaped), and a number (null unless finite). */
+void ts_json_print_string(const char *s, FILE *f);
+void ts_json_print_number(double x, FILE *f);
 
 /* ---- op table: ops.def + op_table.c ------------------------------------- */
 

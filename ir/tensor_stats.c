@@ -1,6 +1,7 @@
 /* tensor_stats.c — the summary every output listing prints (`tessera run`
- * and a compiled model's executable): min/max/mean/std of the finite values,
- * NaN and Inf counts, exact integer extremes, and one spelling per element. */
+ * and a compiled model's executable), as a text line or a JSON object:
+ * min/max/mean/std of the finite values, NaN and Inf counts, exact integer
+ * extremes, the first elements, one spelling per value. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -77,4 +78,53 @@ void ts_tensor_print_summary(const char *name, int width, const struct ts_tensor
         ts_tensor_print_element(o, k, f);
     }
     fprintf(f, "%s]\n", o->numel > FIRST_SHOWN ? ", ..." : "");
+}
+
+void ts_json_print_string(const char *s, FILE *f) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void ts_json_print_number(double x, FILE *f) {
+    if (isfinite(x)) fprintf(f, "%.9g", x);
+    else fprintf(f, "null");
+}
+
+static void json_element(const struct ts_tensor *t, int64_t i, FILE *f) {
+    if (ts_dtype_is_float(t->dtype)) ts_json_print_number(ts_tensor_get_f64(t, i), f);
+    else fprintf(f, "%" PRId64, ts_tensor_get_i64(t, i)); /* exact, even past 2^53 */
+}
+
+void ts_tensor_print_summary_json(const char *name, const struct ts_tensor *o, FILE *f) {
+    struct ts_tensor_stats s = ts_tensor_stats(o);
+    bool is_int = !ts_dtype_is_float(o->dtype);
+    fprintf(f, "{\"name\": ");
+    ts_json_print_string(name, f);
+    fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", ts_dtype_name(o->dtype));
+    for (int k = 0; k < o->rank; k++) fprintf(f, "%s%" PRId64, k ? ", " : "", o->dims[k]);
+    fprintf(f, "], \"summary\": {\"min\": ");
+    if (is_int && o->numel) fprintf(f, "%" PRId64, s.imin);
+    else ts_json_print_number(s.min, f);
+    fprintf(f, ", \"max\": ");
+    if (is_int && o->numel) fprintf(f, "%" PRId64, s.imax);
+    else ts_json_print_number(s.max, f);
+    fprintf(f, ", \"mean\": ");
+    ts_json_print_number(s.mean, f);
+    fprintf(f, ", \"std\": ");
+    ts_json_print_number(s.std, f);
+    fprintf(f, ", \"nan\": %" PRId64 ", \"inf\": %" PRId64 ", \"first\": [", s.nan, s.inf);
+    for (int64_t k = 0; k < o->numel && k < FIRST_SHOWN; k++) {
+        if (k) fprintf(f, ", ");
+        json_element(o, k, f);
+    }
+    fprintf(f, "]}}");
 }
