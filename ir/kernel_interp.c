@@ -33,7 +33,8 @@ struct eval {
     double acc;                  /* ACC (float kernels) */
     int64_t acc_i;               /* ACC (I64 GEMM) */
     double row;                  /* ROW */
-    bool *need;                  /* scratch: the entries the root being evaluated reads */
+    bool *need;                  /* the entries root 'need_root' reads */
+    int need_root;               /* -1 until computed; recomputed only when the root changes */
 };
 
 /* ---- scalar rules (as ir/tensor.c and ir/ops_elementwise.c) ------------- */
@@ -230,7 +231,10 @@ static void mark_needed(const struct ts_kernel *k, int root, bool *need) {
 static enum ts_status eval(struct eval *s, int upto) {
     const struct ts_kernel *k = s->k;
     const struct run *r = s->r;
-    mark_needed(k, upto, s->need);
+    if (s->need_root != upto) {
+        mark_needed(k, upto, s->need);
+        s->need_root = upto;
+    }
     for (int i = 0; i <= upto; i++) {
         if (!s->need[i]) continue;
         const struct ts_kx *e = &k->expr[i];
@@ -508,7 +512,7 @@ done:
 }
 
 static enum ts_status run_kernel(const struct run *r, const struct ts_kernel *k) {
-    struct eval s = {.r = r, .k = k};
+    struct eval s = {.r = r, .k = k, .need_root = -1};
     s.v = calloc((size_t)k->nexpr + 1, sizeof *s.v);
     s.need = calloc((size_t)k->nexpr + 1, sizeof *s.need);
     if (!s.v || !s.need) {
