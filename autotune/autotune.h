@@ -21,6 +21,18 @@ enum ts_status ts_autotune_check_available(struct ts_diag *d);
 enum ts_status ts_plan_from_program(const struct ts_program *p, struct ts_rt_plan *plan,
                                     const void ***weights_out, struct ts_diag *d);
 
+/* ---- exec_tensors.c: running an executable on tensors --------------------- */
+
+/* A backend's run on raw buffers in plan order (inputs, then outputs). */
+typedef enum ts_status (*ts_exec_raw_fn)(void *ctx, const void *const *inputs, void *const *outputs,
+                                         struct ts_diag *d);
+/* Checks inputs against g's inputs, allocates outputs (release with
+ * ts_tensor_release) and calls run on their data; on failure no output is
+ * left allocated. */
+enum ts_status ts_exec_run_tensors(const struct ts_graph *g, const struct ts_tensor *inputs,
+                                   struct ts_tensor *outputs, ts_exec_raw_fn run, void *ctx,
+                                   struct ts_diag *d);
+
 /* ---- exec_cpu.c: a program compiled and bound for the CPU ---------------- */
 
 struct ts_cpu_exec_opts {
@@ -45,5 +57,34 @@ double ts_cpu_exec_compile_seconds(const struct ts_cpu_exec *e); /* codegen + JI
 int ts_cpu_exec_threads(const struct ts_cpu_exec *e);
 const struct ts_cpu_code *ts_cpu_exec_code(const struct ts_cpu_exec *e);
 void ts_cpu_exec_free(struct ts_cpu_exec *e);
+
+/* ---- exec_cuda.c: a program compiled and bound for the GPU ---------------- */
+
+/* Copies each kernel's CUDA launch geometry (ts_cuda_code_launch) into a plan
+ * built by ts_plan_from_program for the same program. */
+void ts_plan_set_cuda_launches(struct ts_rt_plan *plan, const struct ts_cuda_code *c);
+
+struct ts_cuda_exec_opts {
+    const char *arch;       /* NULL: the GPU's own (ts_rt_cuda_info.arch) */
+    int device;             /* CUDA ordinal */
+    bool strict_f32;        /* no tf32 */
+    const char *cache_dir;  /* ts_cuda_opts' */
+    bool no_cache;
+    FILE *dump_source;      /* print the CUDA C, or NULL */
+};
+/* Probes the GPU (a clear error when there is no driver or device), renders
+ * and compiles the program for its arch (NVRTC, compile cache), builds the
+ * plan and a CUDA session with the weights uploaded once. */
+struct ts_cuda_exec;
+enum ts_status ts_cuda_exec_init(const struct ts_program *p, const struct ts_cuda_exec_opts *o,
+                                 struct ts_cuda_exec **out, struct ts_diag *d);
+enum ts_status ts_cuda_exec_run(struct ts_cuda_exec *e, const struct ts_tensor *inputs,
+                                struct ts_tensor *outputs, struct ts_diag *d);
+/* Times graph replays on the inputs of the last run: the median in ms. */
+enum ts_status ts_cuda_exec_time(struct ts_cuda_exec *e, int repeats, double *ms, struct ts_diag *d);
+double ts_cuda_exec_compile_seconds(const struct ts_cuda_exec *e);  /* codegen + NVRTC */
+const struct ts_cuda_code *ts_cuda_exec_code(const struct ts_cuda_exec *e);
+const struct ts_rt_cuda_info *ts_cuda_exec_device(const struct ts_cuda_exec *e);
+void ts_cuda_exec_free(struct ts_cuda_exec *e);
 
 #endif

@@ -70,29 +70,13 @@ enum ts_status ts_cpu_exec_run_raw(struct ts_cpu_exec *e, const void *const *inp
     return TS_OK;
 }
 
+static enum ts_status run_raw(void *ctx, const void *const *inputs, void *const *outputs, struct ts_diag *d) {
+    return ts_cpu_exec_run_raw(ctx, inputs, outputs, d);
+}
+
 enum ts_status ts_cpu_exec_run(struct ts_cpu_exec *e, const struct ts_tensor *inputs, struct ts_tensor *outputs,
                                struct ts_diag *d) {
-    const struct ts_graph *g = e->program->graph;
-    for (int i = 0; i < g->ninputs; i++) TS_TRY(ts_graph_check_input(g, i, &inputs[i], d));
-    const void **in = calloc((size_t)g->ninputs + 1, sizeof *in);
-    void **outp = calloc((size_t)g->noutputs + 1, sizeof *outp);
-    enum ts_status st = TS_OK;
-    if (!in || !outp) st = ts_diag_set(d, TS_ERR_NOMEM, g->path, "", "out of memory");
-    for (int i = 0; st == TS_OK && i < g->ninputs; i++) in[i] = inputs[i].data;
-    int made = 0;
-    for (; st == TS_OK && made < g->noutputs; made++) {
-        const struct ts_value *v = &g->values[g->outputs[made]];
-        int64_t dims[TS_MAX_RANK];
-        int rank = ts_value_dims(v, dims);
-        st = ts_tensor_alloc(&outputs[made], v->dtype, rank, dims, v->name, d);
-        if (st == TS_OK) outp[made] = outputs[made].data;
-    }
-    if (st == TS_OK) st = ts_cpu_exec_run_raw(e, in, outp, d);
-    if (st != TS_OK)
-        for (int i = 0; i < made; i++) ts_tensor_release(&outputs[i]);
-    free(in);
-    free(outp);
-    return st;
+    return ts_exec_run_tensors(e->program->graph, inputs, outputs, run_raw, e, d);
 }
 
 double ts_cpu_exec_compile_seconds(const struct ts_cpu_exec *e) { return e->compile_seconds; }

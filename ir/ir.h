@@ -533,22 +533,55 @@ const char *ts_row_op_name(enum ts_row_op op);
 /* Whether the row op gives one value per element (softmax, norms) or per row. */
 bool ts_row_op_is_elementwise(enum ts_row_op op);
 
-/* Schedules: plain structs per kind, chosen by ts_sched_default or the
- * autotuner. Each emitter reads the fields for its target. */
+/* Schedules: plain structs per kind, chosen by ts_sched_default_cpu,
+ * ts_cuda_sched_default (codegen.h) or the autotuner. The CPU emitter reads the
+ * top-level fields, the CUDA emitter the 'gpu' ones; a zero gpu field means
+ * "not chosen yet" and the CUDA code generator fills in its default. */
+enum ts_gemm_instr {
+    TS_GEMM_INSTR_AUTO = 0,  /* the code generator picks from the dtypes and options */
+    TS_GEMM_INSTR_SIMT,      /* plain FMA on CUDA cores (strict f32, integers, odd layouts) */
+    TS_GEMM_INSTR_MMA_F16,   /* mma.sync m16n8k16, f16 or bf16 operands, f32 accumulation */
+    TS_GEMM_INSTR_MMA_TF32,  /* mma.sync m16n8k8 on tf32-rounded f32 operands */
+    TS_GEMM_INSTR_COUNT
+};
+const char *ts_gemm_instr_name(enum ts_gemm_instr i);
+
 struct ts_sched_pointwise {
     int vector_width;       /* elements per vector operation (CPU: 8 for AVX2 f32) */
     int64_t rows_per_task;  /* outer rows (all dims but the last) per thread-pool task */
+    struct {
+        int threads;        /* threads per block */
+        int vec;            /* consecutive last-dim elements per thread (1, 2, 4, 8):
+                               16-byte accesses where the index maps allow */
+    } gpu;
 };
 struct ts_sched_rowwise {
     int vector_width;
     int64_t rows_per_task;
+    struct {
+        int threads;        /* threads per block; one block per row */
+        int vec;            /* consecutive inner elements per thread per access */
+    } gpu;
 };
 struct ts_sched_gemm {
     int mc, kc, nc;         /* cache blocks: rows of A, depth, columns of B packed at a time */
     int mr, nr;             /* register block of the micro-kernel (nr a multiple of the vector width) */
+    struct {
+        int bm, bn, bk;     /* block tile: C rows, C columns, k per pipeline stage */
+        int wm, wn;         /* warp tile: a block has (bm/wm)·(bn/wn) warps */
+        int stages;         /* shared-memory pipeline depth (cp.async), >= 2 */
+        int split_k;        /* blocks sharing one C tile's k range (1: none) */
+        int swizzle;        /* block rasterization: C-tile columns per group for L2 reuse (1: none) */
+        enum ts_gemm_instr instr;
+    } gpu;
 };
 struct ts_sched_attention {
     int block_q, block_k;   /* query rows per task, keys per online-softmax step */
+    struct {
+        int block_q, block_k;  /* query rows per block, keys per step */
+        int warps;             /* warps per block */
+        int stages;            /* k/v tiles in flight (cp.async), >= 1 */
+    } gpu;
 };
 
 struct ts_kernel {

@@ -36,6 +36,11 @@ const char *ts_kernel_kind_name(enum ts_kernel_kind k) {
     return k >= 0 && k < TS_KERNEL_KIND_COUNT ? kind_names[k] : "?";
 }
 
+const char *ts_gemm_instr_name(enum ts_gemm_instr i) {
+    static const char *const names[TS_GEMM_INSTR_COUNT] = {"auto", "simt", "mma_f16", "mma_tf32"};
+    return i >= 0 && i < TS_GEMM_INSTR_COUNT ? names[i] : "?";
+}
+
 const char *ts_scalar_name(enum ts_scalar s) {
     return s >= 0 && s < TS_SCALAR_COUNT ? scalar_names[s] : "?";
 }

@@ -6,6 +6,7 @@
 #ifndef TESSERA_RUNTIME_H
 #define TESSERA_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,12 @@ struct ts_rt_launch {
     const int32_t *args;   /* buffer indices: inputs, then the output */
     const char *const *errors; /* messages for return values 1, 2, … */
     int nerrors;
+    /* CUDA only (zero for CPU plans): launch geometry, dynamic shared memory,
+     * and a device workspace private to this launch (zeroed once at session
+     * start; the kernel leaves it zeroed). */
+    uint32_t grid[3], block[3];
+    uint32_t shared_bytes;
+    int64_t workspace_bytes;
 };
 
 struct ts_rt_plan {
@@ -102,5 +109,55 @@ int ts_rt_session_run(struct ts_rt_session *s, const void *const *inputs, void *
                       char *err, size_t errsize);
 int ts_rt_session_threads(const struct ts_rt_session *s);
 void ts_rt_session_free(struct ts_rt_session *s);
+
+/* ---- cuda/: executing a plan on an NVIDIA GPU ---------------------------- */
+
+/* The driver is libcuda.so.1 loaded with dlopen (or the file named by
+ * $TESSERA_LIBCUDA), its entry points resolved through cuGetProcAddress: no
+ * link-time dependency, so a build or artifact runs where no driver exists
+ * and says so. Every function returns 0, or nonzero with a one-line message
+ * ("no CUDA driver: libcuda.so.1 not found (…)", "no CUDA device: …"). */
+struct ts_rt_cuda_info {
+    char name[256];          /* "NVIDIA H100 80GB HBM3" */
+    int ordinal;
+    int cc_major, cc_minor;  /* compute capability */
+    char arch[16];           /* what to compile for: "sm_90a" on 9.0, else "sm_XY" */
+    int sm_count;
+    int driver_version;      /* cuDriverGetVersion: 13000 = 13.0 */
+    int64_t total_bytes;     /* device memory */
+    int max_shared_optin;    /* shared memory per block with opt-in */
+};
+int ts_rt_cuda_probe(int ordinal, struct ts_rt_cuda_info *out, char *err, size_t errsize);
+
+/* The compiled kernels of a plan: a cubin for one arch and PTX to JIT when
+ * the cubin does not fit the device, and each kernel's function symbol.
+ * Kernel ABI (codegen.h): params = one device pointer per launch arg, then
+ * the launch's workspace (0 when none), then a device int32 error word. */
+struct ts_rt_cuda_image {
+    const void *cubin;          /* may be NULL */
+    size_t cubin_size;
+    const char *ptx;            /* NUL-terminated; may be NULL if cubin is given */
+    const char *const *symbols; /* plan->nkernels of them */
+};
+
+/* A plan on the GPU: primary context of device 'ordinal', one device
+ * allocation holding the arena, weights (uploaded once), constants,
+ * workspaces, inputs, outputs and the error word; the whole plan captured
+ * once as a CUDA graph and replayed by every run. */
+struct ts_rt_cuda_session;
+int ts_rt_cuda_session_init(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
+                            const void *const *weights, int ordinal,
+                            struct ts_rt_cuda_session **out, char *err, size_t errsize);
+/* Copies inputs in, replays the graph, copies outputs back, then reports
+ * the first kernel error raised (naming the launch's kernel and message). */
+int ts_rt_cuda_session_run(struct ts_rt_cuda_session *s, const void *const *inputs,
+                           void *const *outputs, char *err, size_t errsize);
+/* Replays the graph on the inputs already on the device 'repeats' times
+ * after a warm-up, timing each with CUDA events; *ms gets the median. */
+int ts_rt_cuda_session_time(struct ts_rt_cuda_session *s, int repeats, double *ms, char *err,
+                            size_t errsize);
+const struct ts_rt_cuda_info *ts_rt_cuda_session_info(const struct ts_rt_cuda_session *s);
+bool ts_rt_cuda_session_used_ptx(const struct ts_rt_cuda_session *s); /* the cubin did not fit */
+void ts_rt_cuda_session_free(struct ts_rt_cuda_session *s);
 
 #endif

@@ -12,9 +12,9 @@ usage: scripts/test.sh [--quick] [--stage NAME]... [--help]
 
 Runs scripts/setup.sh, then each stage: configure (CMake, Ninja), build, ctest.
   unit   build/       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_WERROR=ON;
-                      ctest -LE fuzz
+                      ctest -LE 'fuzz|gpu' (gpu: scripts/gpu-check.sh)
   asan   build-asan/  -DTESSERA_SANITIZE=address,undefined -DTESSERA_WERROR=ON;
-                      ctest -LE fuzz with leak detection, halting on any report
+                      ctest -LE 'fuzz|gpu' with leak detection, halting on any report
   fuzz   build-fuzz/  CC=clang -DTESSERA_FUZZ=ON; ctest -L fuzz, each target for
                       $TESSERA_FUZZ_SECONDS seconds (default 180 when CI=true,
                       60 otherwise)
@@ -190,13 +190,13 @@ for stage in "${stages[@]}"; do
         unit)
             run_stage unit "$build" "" \
                 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_WERROR=ON -DTESSERA_SANITIZE= \
-                -DTESSERA_FUZZ=OFF -- -LE fuzz
+                -DTESSERA_FUZZ=OFF -- -LE 'fuzz|gpu'
             ;;
         asan)
             run_stage asan "$build-asan" \
                 "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
                 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=address,undefined \
-                -DTESSERA_WERROR=ON -DTESSERA_FUZZ=OFF -- -LE fuzz
+                -DTESSERA_WERROR=ON -DTESSERA_FUZZ=OFF -- -LE 'fuzz|gpu'
             ;;
         fuzz)
             clang=$(command -v clang || true)

@@ -91,3 +91,11 @@ bool ts_cli_is_option(const char *arg, const char *name) {
     size_t n = strlen(name);
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
+
+int ts_cli_check_arch(const char *verb, const char *arch) {
+    struct ts_diag d;
+    struct ts_cuda_arch a;
+    ts_diag_clear(&d);
+    if (ts_cuda_arch_parse(arch, &a, &d) != TS_OK) return ts_cli_usage_error(verb, "--arch", "%s", d.what);
+    return 0;
+}

@@ -42,8 +42,9 @@ int64_t ts_cli_input_int_bound(const struct ts_graph *g, int input);
 
 /* summary.c: what run prints about each output. */
 struct ts_cli_timing {
-    double median_ms, min_ms, max_ms;
+    double median_ms, min_ms, max_ms; /* whole runs: for cuda, copies in and out included */
     int repeat;
+    double device_median_ms;          /* cuda: the CUDA graph alone (events), or < 0 when not measured */
 };
 /* Where the inputs came from, for --json. */
 struct ts_cli_source {
@@ -66,6 +67,7 @@ struct ts_cli_check_result {
 };
 struct ts_cli_check {
     double rtol, atol;       /* < 0: per-dtype defaults */
+    bool tf32;               /* f32 matrix products ran on tf32 tensor cores: f32 defaults 3e-2 */
     struct ts_cli_check_result *results; /* one per graph output */
     int n;
 };
@@ -93,6 +95,10 @@ bool ts_cli_is_option(const char *arg, const char *name);
  * with *rc set to the usage exit status (after printing why) when missing. */
 const char *ts_cli_option_value(const char *verb, int argc, char **argv, int *i, const char *name, int *rc);
 
+/* Refuses (usage error) an --arch that is not a GPU architecture tessera
+ * compiles for (ts_cuda_arch_parse's message); returns 0 or the exit status. */
+int ts_cli_check_arch(const char *verb, const char *arch);
+
 /* Refuses (usage error) an option whose file path is empty. */
 int ts_cli_check_path(const char *verb, const char *opt, const char *path);
 
@@ -107,24 +113,40 @@ struct ts_compile_artifact {
     const char *weights_path;    /* absolute, or "" */
     const char *embed_path;      /* --embed-weights: the weights file to embed, else NULL */
     const int64_t *input_bounds; /* per graph input, for random integers */
+    /* --target cuda (target NULL or "cpu" otherwise): */
+    const char *target;          /* "cpu" or "cuda" */
+    const char *arch;            /* the cubin's arch: "sm_90a" */
+    const void *cubin;           /* embedded with the PTX as its fallback */
+    size_t cubin_size;
+    const char *ptx;             /* NUL-terminated */
+    const char *const *symbols;  /* each plan kernel's __global__ function */
 };
 /* The files of one compilation: sources and objects in a temporary folder,
  * then the three results, also there until renamed into place. */
 struct ts_compile_paths {
     char plan_c[4096], data_s[4096], consts_bin[4096], exports[4096], kernels_o[4096];
     char plan_o[4096], data_o[4096], log[4096];
+    char cubin[4096], ptx[4096];      /* cuda: the kernels, embedded by data_s */
     char so[4096], exe[4096], header[4096];
     char out_so[4096], out_exe[4096]; /* the final names, for messages */
 };
-/* Writes plan_c, data_s, consts_bin and exports; consts_bytes gets the constants' size. */
+/* Writes plan_c, data_s, consts_bin and exports (and, for cuda, where code
+ * is NULL, the cubin and PTX files); consts_bytes gets the constants' size. */
 enum ts_status ts_compile_emit(const struct ts_rt_plan *plan, const struct ts_cpu_code *code,
                                const struct ts_compile_artifact *a, const struct ts_compile_paths *paths,
                                int64_t *consts_bytes, struct ts_diag *d);
 /* Runs the C compiler ($CC, else the one tessera was built with) to build so
- * and exe from the generated files, kernels_o and the artifact libraries.
+ * and exe from the generated files, kernels_o (none when it is "": cuda) and
+ * the artifact libraries.
  * step (may be NULL) is told what runs next. */
 enum ts_status ts_compile_build(const struct ts_compile_paths *paths, const char *name,
                                 void (*step)(void *ctx, const char *what), void *ctx, struct ts_diag *d);
+/* compile_cuda.c: for --target cuda, the program as CUDA C compiled by NVRTC
+ * for arch (NULL: the GPU present, else TS_CUDA_DEFAULT_ARCH), its launch
+ * geometry put into plan, and each kernel's symbol (free *symbols). */
+enum ts_status ts_compile_cuda_code(const struct ts_program *p, const char *arch, bool strict_f32,
+                                    struct ts_rt_plan *plan, struct ts_cuda_code **code, const char ***symbols,
+                                    struct ts_diag *d);
 /* The compiler command that ts_compile_build runs. */
 const char *ts_compile_cc(void);
 

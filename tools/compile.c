@@ -1,7 +1,9 @@
-/* compile.c — `tessera compile MODEL.json --target cpu -o DIR`: fuses the
- * graph, generates its kernels for one CPU, writes the plan as C data and links
- * DIR/libNAME.so and the executable DIR/NAME (no LLVM needed to run them), in a
- * temporary folder renamed into place at the end: a failure leaves no partial files. */
+/* compile.c — `tessera compile MODEL.json --target cpu|cuda -o DIR`: fuses
+ * the graph, generates its kernels for one CPU (object code) or one GPU arch
+ * (cubin plus PTX, embedded as data), writes the plan as C data and links
+ * DIR/libNAME.so and the executable DIR/NAME (no LLVM or NVRTC needed to run
+ * them), in a temporary folder renamed into place at the end: a failure
+ * leaves no partial files. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 #include "tools/cli.h"
 
 static const char compile_usage[] =
-    "usage: tessera compile MODEL.json --target cpu -o DIR [options]\n"
+    "usage: tessera compile MODEL.json [--target cpu|cuda] -o DIR [options]\n"
     "\n"
     "Compiles a model into a deployable artifact in DIR:\n"
     "  libNAME.so       the model as a shared library; its C interface is\n"
@@ -25,16 +27,22 @@ static const char compile_usage[] =
     "                   writes safetensors files like tessera run (NAME --help)\n"
     "  tessera_model.h  the header for libNAME.so\n"
     "At run time they need only libc, libm, libpthread and libcjson: no LLVM, no\n"
-    "compiler. Shapes are fixed now: symbols take their default sizes or --bind.\n"
+    "NVRTC, no compiler (a cuda model loads the NVIDIA driver, libcuda.so.1, when\n"
+    "it starts). Shapes are fixed now: symbols take their default sizes or --bind.\n"
     "\n"
     "options:\n"
-    "  --target cpu|cuda       what to compile for (default cpu; cuda comes with issue #4)\n"
+    "  --target cpu|cuda       what to compile for (default cpu; cuda: kernels for one\n"
+    "                          GPU arch, compiled by NVRTC; no GPU needed to compile)\n"
     "  -o, --output DIR        the folder to write (created if missing)\n"
     "  --name NAME             the artifact's name (default: DIR's last component)\n"
     "  --bind SYMBOL=N         size of a symbolic dim (repeatable)\n"
     "  --cpu NAME              CPU to compile for: portable (default: x86-64-v3,\n"
     "                          AVX2 + FMA), native (this machine's CPU, all its\n"
     "                          features), x86-64-v2, x86-64-v4, or an LLVM CPU name\n"
+    "  --arch sm_XY[a]         cuda: the GPU architecture of the embedded cubin\n"
+    "                          (default: the GPU present, else " TS_CUDA_DEFAULT_ARCH "); its PTX\n"
+    "                          is embedded too, JIT-compiled on other GPUs\n"
+    "  --strict-f32            cuda: f32 matrix products without tf32 tensor cores\n"
     "  --embed-weights         put the weights inside the library and executable\n"
     "                          (default: read the weights file at load time; its\n"
     "                          absolute path is remembered as the default)\n"
@@ -44,9 +52,9 @@ static const char compile_usage[] =
     "The C compiler that links the artifact is $CC, else the one tessera was built with.\n";
 
 struct compile_opts {
-    const char *model, *out, *name, *cpu;
+    const char *model, *out, *name, *cpu, *arch;
     enum ts_target target;
-    bool embed, save_temps;
+    bool embed, save_temps, cpu_given, strict_f32;
     struct ts_cli_binds binds;
 };
 
@@ -87,6 +95,12 @@ static int parse_compile_args(int argc, char **argv, struct compile_opts *o) {
             if ((rc = ts_cli_parse_bind("compile", v, &o->binds))) return rc;
         } else if (ts_cli_is_option(a, "--cpu")) {
             if (!(o->cpu = ts_cli_option_value("compile", argc, argv, &i, "--cpu", &rc))) return rc;
+            o->cpu_given = true;
+        } else if (ts_cli_is_option(a, "--arch")) {
+            if (!(o->arch = ts_cli_option_value("compile", argc, argv, &i, "--arch", &rc))) return rc;
+            if ((rc = ts_cli_check_arch("compile", o->arch))) return rc;
+        } else if (strcmp(a, "--strict-f32") == 0) {
+            o->strict_f32 = true;
         } else if (strcmp(a, "--embed-weights") == 0) {
             o->embed = true;
         } else if (strcmp(a, "--save-temps") == 0) {
@@ -102,6 +116,10 @@ static int parse_compile_args(int argc, char **argv, struct compile_opts *o) {
     if (!o->model) return ts_cli_usage_error("compile", "", "no model given");
     if (!o->out) return ts_cli_usage_error("compile", "-o", "no output folder given (-o DIR)");
     if ((rc = ts_cli_check_path("compile", "-o", o->out))) return rc;
+    if (o->cpu_given && o->target == TS_TARGET_CUDA)
+        return ts_cli_usage_error("compile", "--cpu", "only --target cpu takes it");
+    if ((o->arch || o->strict_f32) && o->target != TS_TARGET_CUDA)
+        return ts_cli_usage_error("compile", o->arch ? "--arch" : "--strict-f32", "only --target cuda takes it");
     return 0;
 }
 
@@ -220,6 +238,7 @@ static enum ts_status set_paths(struct ts_compile_paths *p, const char *tmp, con
         {p->data_o, tmp, "%s/%s.data.o"},   {p->log, tmp, "%s/%s.cc.log"},
         {p->so, tmp, "%s/lib%s.so"},        {p->exe, tmp, "%s/%s"},
         {p->header, tmp, "%s/tessera_model.h%.0s"}, {p->out_so, out, "%s/lib%s.so"},
+        {p->cubin, tmp, "%s/%s.cubin"},     {p->ptx, tmp, "%s/%s.ptx"},
         {p->out_exe, out, "%s/%s"},
     };
     for (size_t i = 0; i < sizeof items / sizeof *items; i++)
@@ -231,7 +250,7 @@ static enum ts_status set_paths(struct ts_compile_paths *p, const char *tmp, con
 /* Removes the temporary folder and whatever of ours is left in it. */
 static void remove_temps(const struct ts_compile_paths *p, const char *tmp) {
     const char *files[] = {p->plan_c, p->data_s, p->consts_bin, p->exports, p->kernels_o, p->plan_o,
-                           p->data_o, p->log,    p->so,         p->exe,     p->header};
+                           p->data_o, p->log,    p->so,         p->exe,     p->header, p->cubin, p->ptx};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         if (files[i][0]) unlink(files[i]);
     rmdir(tmp);
@@ -262,9 +281,12 @@ static enum ts_status write_artifact(const struct compile_opts *o, struct ts_cpu
     if (!mkdtemp(tmp))
         return ts_diag_set(d, TS_ERR_IO, o->out, "-o", "cannot create a temporary folder: %s", strerror(errno));
     enum ts_status st = set_paths(paths, tmp, o->out, art->name, d);
-    if (st == TS_OK) {
+    if (st == TS_OK && code) {
         ts_cli_progress_show(bar, "writing the kernels' object file");
         st = ts_cpu_code_write_object(code, paths->kernels_o, d);
+    } else if (st == TS_OK) {
+        unlink(paths->kernels_o);
+        paths->kernels_o[0] = '\0'; /* cuda: the kernels are the cubin and PTX, in data_s */
     }
     if (st == TS_OK) st = ts_compile_emit(plan, code, art, paths, consts_bytes, d);
     if (st == TS_OK) st = ts_compile_build(paths, art->name, on_step, bar, d);
@@ -290,12 +312,8 @@ int ts_cli_compile(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     struct ts_diag d;
     ts_diag_clear(&d);
-    if (o.target == TS_TARGET_CUDA) {
-        ts_diag_set(&d, TS_ERR_UNSUPPORTED, "", "--target cuda",
-                    "not available yet: it comes with the GPU backend (issue #4)");
-        return ts_cli_fail(&d);
-    }
-    if (ts_codegen_check_target(TS_TARGET_CPU, &d) != TS_OK) return ts_cli_fail(&d);
+    bool cuda = o.target == TS_TARGET_CUDA;
+    if (ts_codegen_check_target(o.target, &d) != TS_OK) return ts_cli_fail(&d);
 
     double t0 = ts_rt_now_seconds();
     char name[80];
@@ -305,6 +323,8 @@ int ts_cli_compile(int argc, char **argv) {
     struct ts_graph *g = NULL;
     struct ts_program *prog = NULL;
     struct ts_cpu_code *code = NULL;
+    struct ts_cuda_code *gcode = NULL;
+    const char **symbols = NULL;
     struct ts_compile_paths *paths = calloc(1, sizeof *paths);
     int64_t *bounds = NULL;
     char *weights_real = NULL, *model_real = NULL;
@@ -316,18 +336,24 @@ int ts_cli_compile(int argc, char **argv) {
         goto fail;
     }
     if (ts_graph_load(o.model, &g, &d) != TS_OK) goto fail;
-    struct ts_cpu_info cpu;
-    if (ts_cpu_info_init(o.cpu, &cpu, &d) != TS_OK) goto fail;
+    struct ts_cpu_info cpu = {.vector_width = 8}; /* cuda: the CPU schedules go unused */
+    if (!cuda && ts_cpu_info_init(o.cpu, &cpu, &d) != TS_OK) goto fail;
     ts_cli_progress_show(&bar, "optimizing and fusing the graph");
     struct ts_pipeline_opts popts = {.binds = o.binds.items, .nbinds = o.binds.n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = cpu.vector_width};
     if (ts_compile_program(g, &popts, &fo, &prog, &d) != TS_OK) goto fail;
     if (check_weights(prog, &d) != TS_OK) goto fail;
-    ts_cli_progress_show(&bar, "generating the kernels (LLVM)");
-    struct ts_cpu_opts co = {.cpu = o.cpu, .opt_level = 3};
-    if (ts_cpu_codegen(prog, &co, &code, &d) != TS_OK) goto fail;
     struct ts_rt_plan plan;
-    if (ts_plan_from_program(prog, &plan, NULL, &d) != TS_OK) goto fail;
+    if (cuda) {
+        ts_cli_progress_show(&bar, "generating the kernels (CUDA C, NVRTC)");
+        if (ts_plan_from_program(prog, &plan, NULL, &d) != TS_OK) goto fail;
+        if (ts_compile_cuda_code(prog, o.arch, o.strict_f32, &plan, &gcode, &symbols, &d) != TS_OK) goto fail;
+    } else {
+        ts_cli_progress_show(&bar, "generating the kernels (LLVM)");
+        struct ts_cpu_opts co = {.cpu = o.cpu, .opt_level = 3};
+        if (ts_cpu_codegen(prog, &co, &code, &d) != TS_OK) goto fail;
+        if (ts_plan_from_program(prog, &plan, NULL, &d) != TS_OK) goto fail;
+    }
 
     bounds = calloc((size_t)g->ninputs + 1, sizeof *bounds);
     if (!bounds) {
@@ -336,11 +362,11 @@ int ts_cli_compile(int argc, char **argv) {
     }
     for (int i = 0; i < g->ninputs; i++)
         bounds[i] = ts_dtype_is_int(g->values[g->inputs[i]].dtype) ? ts_cli_input_int_bound(g, i) : 0;
-    char bindings[1024] = "", features[256];
+    char bindings[1024] = "", features[256] = "";
     for (int i = 0, used = 0; i < g->nsymbols && used < (int)sizeof bindings; i++)
         used += snprintf(bindings + used, sizeof bindings - (size_t)used, "%s%s=%lld", i ? ", " : "",
                          g->symbols[i].name, (long long)g->symbols[i].size);
-    cpu_features(ts_cpu_code_info(code), features, sizeof features);
+    if (!cuda) cpu_features(ts_cpu_code_info(code), features, sizeof features);
     if (plan.nweights > 0 && g->weights_path && g->weights_path[0]) {
         weights_real = realpath(g->weights_path, NULL);
         if (!weights_real) {
@@ -351,10 +377,16 @@ int ts_cli_compile(int argc, char **argv) {
     model_real = realpath(o.model, NULL);
     struct ts_compile_artifact art = {
         .name = name, .model = model_real ? model_real : o.model, .bindings = bindings,
-        .cpu = ts_cpu_code_info(code)->name, .cpu_features = features,
+        .cpu = cuda ? "" : ts_cpu_code_info(code)->name, .cpu_features = features,
         .weights_path = weights_real ? weights_real : "", .embed_path = o.embed ? weights_real : NULL,
-        .input_bounds = bounds,
+        .input_bounds = bounds, .target = cuda ? "cuda" : "cpu", .symbols = symbols,
     };
+    size_t ptx_size = 0;
+    if (cuda) {
+        art.arch = ts_cuda_code_arch(gcode)->name;
+        art.cubin = ts_cuda_code_cubin(gcode, &art.cubin_size);
+        art.ptx = ts_cuda_code_ptx(gcode, &ptx_size);
+    }
     int64_t consts_bytes = 0;
     if (write_artifact(&o, code, &plan, &art, paths, &bar, &consts_bytes, &d) != TS_OK) goto fail;
     ts_cli_progress_end(&bar);
@@ -367,8 +399,17 @@ int ts_cli_compile(int argc, char **argv) {
     human_size(consts_bytes, s4, sizeof s4);
     printf("wrote %s  (%s, shared library; C interface in %s/tessera_model.h)\n", paths->out_so, s1, o.out);
     printf("      %s  (%s, executable; %s --help)\n", paths->out_exe, s2, paths->out_exe);
-    printf("%d kernels (%d distinct functions) for %s; %d inputs, %d outputs; constants %s\n", prog->nkernels,
-           ts_cpu_code_nfunctions(code), art.cpu, plan.ninputs, plan.noutputs, s4);
+    if (cuda) {
+        char s5[32], s6[32];
+        human_size((int64_t)art.cubin_size, s5, sizeof s5);
+        human_size((int64_t)strlen(art.ptx), s6, sizeof s6);
+        printf("%d kernels (%d distinct functions) for %s: cubin %s, PTX %s (JIT fallback); %d inputs, %d outputs; "
+               "constants %s\n",
+               prog->nkernels, ts_cuda_code_nfunctions(gcode), art.arch, s5, s6, plan.ninputs, plan.noutputs, s4);
+    } else {
+        printf("%d kernels (%d distinct functions) for %s; %d inputs, %d outputs; constants %s\n", prog->nkernels,
+               ts_cpu_code_nfunctions(code), art.cpu, plan.ninputs, plan.noutputs, s4);
+    }
     if (!weights_real)
         printf("weights: none needed\n");
     else if (o.embed)
@@ -389,6 +430,8 @@ done:
     free(model_real);
     free(paths);
     ts_cpu_code_free(code);
+    ts_cuda_code_free(gcode);
+    free(symbols);
     ts_graph_free(g);
     return status;
 }

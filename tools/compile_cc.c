@@ -122,6 +122,7 @@ static void push_libraries(struct argv_buf *a, bool with_main) {
     push(a, TS_ARTIFACT_CJSON);
     push(a, "-lm");
     push(a, "-lpthread");
+    push(a, "-ldl"); /* the CUDA driver is loaded with dlopen (in libc itself on glibc 2.34 and later) */
     push_words(a, TS_ARTIFACT_LINK_FLAGS);
     push(a, "-Wl,-z,noexecstack");
 }
@@ -166,7 +167,7 @@ enum ts_status ts_compile_build(const struct ts_compile_paths *p, const char *na
     /* With sanitizers the runtime comes from the executable that loads the library. */
     if (!TS_ARTIFACT_LINK_FLAGS[0]) push(&a, "-Wl,--no-undefined");
     push(&a, p->plan_o);
-    push(&a, p->kernels_o);
+    if (p->kernels_o[0]) push(&a, p->kernels_o); /* none for cuda: the kernels are data */
     push(&a, p->data_o);
     /* Every object of the loader, even though nothing in the library calls it. */
     push(&a, "-Wl,--whole-archive");
@@ -182,7 +183,7 @@ enum ts_status ts_compile_build(const struct ts_compile_paths *p, const char *na
     push(&a, p->exe);
     push(&a, "-Wl,--as-needed");
     push(&a, p->plan_o);
-    push(&a, p->kernels_o);
+    if (p->kernels_o[0]) push(&a, p->kernels_o); /* none for cuda: the kernels are data */
     push(&a, p->data_o);
     push_libraries(&a, true);
     return run(&a, p->log, p->out_exe, "linking", d);

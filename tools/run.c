@@ -1,6 +1,7 @@
 /* run.c — `tessera run`: load a model, bind its symbols, run it on the
- * reference interpreter or compiled for the CPU (JIT), optionally check it
- * against the reference, print or write its outputs, and time repeated runs. */
+ * reference interpreter, compiled for the CPU (JIT) or for the GPU (NVRTC,
+ * CUDA graph), optionally check it against the reference, print or write its
+ * outputs, and time repeated runs. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,10 +18,16 @@ static const char run_usage[] =
     "options:\n"
     "  --target ref|cpu|cuda   where to run (default ref: the reference interpreter;\n"
     "                          cpu: kernels compiled by LLVM for this CPU, run by the\n"
-    "                          thread pool; cuda comes with issue #4)\n"
+    "                          thread pool; cuda: kernels compiled by NVRTC for the\n"
+    "                          GPU, replayed as one CUDA graph)\n"
     "  --threads N             CPU worker threads (default: one per core)\n"
     "  --cpu NAME              CPU to compile for: native (default), portable\n"
     "                          (x86-64-v3), x86-64-v2, x86-64-v4\n"
+    "  --arch sm_XY[a]         GPU architecture to compile for (default: the GPU's\n"
+    "                          own; sm_80 and up); a cubin that does not fit the GPU\n"
+    "                          falls back to JIT-compiled PTX\n"
+    "  --strict-f32            f32 matrix products without tf32 tensor cores\n"
+    "  --device N              CUDA device ordinal (default 0)\n"
     "  --inputs FILE           read inputs from a safetensors file (tensor name = input\n"
     "                          name); their shapes bind the graph's symbols\n"
     "  --fill random|zeros|ones  make inputs instead (default random: floats uniform in\n"
@@ -35,7 +42,8 @@ static const char run_usage[] =
     "  --check                 also run the reference interpreter; print the largest\n"
     "                          absolute and relative error per output and fail beyond\n"
     "                          tolerance (f32 1e-4, f16 1e-2, bf16 5e-2 abs and rel;\n"
-    "                          integers and bools exact)\n"
+    "                          integers and bools exact; cuda without --strict-f32:\n"
+    "                          f32 3e-2, for tf32 tensor cores)\n"
     "  --rtol X, --atol X      override --check's tolerance (|got-ref| <= atol + rtol*|ref|)\n"
     "  -h, --help              this help\n";
 
@@ -49,6 +57,10 @@ struct run_opts {
     bool json, check;
     int64_t threads;
     const char *cpu;
+    const char *arch;  /* --target cuda: NULL = the GPU's own */
+    bool strict_f32;
+    int64_t device;
+    bool device_given;
     double rtol, atol; /* < 0: per-dtype defaults */
     struct ts_cli_binds binds;
 };
@@ -99,6 +111,15 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
             if ((rc = ts_cli_parse_count("run", "--threads", v, 1, 1024, &o->threads))) return rc;
         } else if (ts_cli_is_option(a, "--cpu")) {
             if (!(o->cpu = ts_cli_option_value("run", argc, argv, &i, "--cpu", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--arch")) {
+            if (!(o->arch = ts_cli_option_value("run", argc, argv, &i, "--arch", &rc))) return rc;
+            if ((rc = ts_cli_check_arch("run", o->arch))) return rc;
+        } else if (ts_cli_is_option(a, "--device")) {
+            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--device", &rc))) return rc;
+            if ((rc = ts_cli_parse_count("run", "--device", v, 0, 1023, &o->device))) return rc;
+            o->device_given = true;
+        } else if (strcmp(a, "--strict-f32") == 0) {
+            o->strict_f32 = true;
         } else if (ts_cli_is_option(a, "--rtol") || ts_cli_is_option(a, "--atol")) {
             bool r = ts_cli_is_option(a, "--rtol");
             const char *name = r ? "--rtol" : "--atol";
@@ -133,6 +154,9 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     }
     if ((o->threads || o->cpu) && o->target != TS_TARGET_CPU)
         return ts_cli_usage_error("run", o->threads ? "--threads" : "--cpu", "only --target cpu takes it");
+    if ((o->arch || o->strict_f32 || o->device_given) && o->target != TS_TARGET_CUDA)
+        return ts_cli_usage_error("run", o->arch ? "--arch" : o->strict_f32 ? "--strict-f32" : "--device",
+                                  "only --target cuda takes it");
     if ((o->rtol >= 0 || o->atol >= 0) && !o->check)
         return ts_cli_usage_error("run", o->rtol >= 0 ? "--rtol" : "--atol", "only --check takes it");
     if (o->check && o->target == TS_TARGET_REF)
@@ -210,6 +234,17 @@ static enum ts_status compile_cpu(struct ts_graph *g, const struct run_opts *o, 
     return ts_cpu_exec_init(*prog, &eo, exec, d);
 }
 
+/* Compiles the graph for the GPU (fusion, memory plan, CUDA C, NVRTC) and
+ * binds it to a CUDA session; without a driver or GPU, says so first. */
+static enum ts_status compile_cuda(struct ts_graph *g, const struct run_opts *o, struct ts_program **prog,
+                                   struct ts_cuda_exec **exec, struct ts_diag *d) {
+    struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
+    struct ts_fuse_opts fo = {.vector_width = 8}; /* CPU schedules only: the GPU's are codegen's */
+    TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
+    struct ts_cuda_exec_opts eo = {.arch = o->arch, .device = (int)o->device, .strict_f32 = o->strict_f32};
+    return ts_cuda_exec_init(*prog, &eo, exec, d);
+}
+
 int ts_cli_run(int argc, char **argv) {
     struct run_opts o;
     int rc = parse_run_args(argc, argv, &o);
@@ -224,9 +259,10 @@ int ts_cli_run(int argc, char **argv) {
     struct ts_tensor *inputs = NULL, *outputs = NULL, *expected = NULL;
     struct ts_program *prog = NULL;
     struct ts_cpu_exec *exec = NULL;
+    struct ts_cuda_exec *gpu = NULL;
     double *times = NULL;
     int status = 1;
-    bool cpu = o.target == TS_TARGET_CPU;
+    bool cpu = o.target == TS_TARGET_CPU, cuda = o.target == TS_TARGET_CUDA;
     if (ts_graph_load(o.model, &g, &d) != TS_OK) goto fail;
     if (check_targets(&o, g, &d) != TS_OK) goto fail;
     if (o.inputs && ts_cli_inputs_open(g, o.inputs, &st, &o.binds, &d) != TS_OK) goto fail;
@@ -235,6 +271,13 @@ int ts_cli_run(int argc, char **argv) {
         ts_cli_progress_start(&bar, !o.json);
         ts_cli_progress_show(&bar, "compiling for the CPU");
         enum ts_status cst = compile_cpu(g, &o, &prog, &exec, &d);
+        ts_cli_progress_end(&bar);
+        if (cst != TS_OK) goto fail;
+    } else if (cuda) {
+        struct ts_cli_progress bar;
+        ts_cli_progress_start(&bar, !o.json);
+        ts_cli_progress_show(&bar, "compiling for the GPU");
+        enum ts_status cst = compile_cuda(g, &o, &prog, &gpu, &d);
         ts_cli_progress_end(&bar);
         if (cst != TS_OK) goto fail;
     } else {
@@ -259,14 +302,15 @@ int ts_cli_run(int argc, char **argv) {
         if (r > 0)
             for (int i = 0; i < g->noutputs; i++) ts_tensor_release(&outputs[i]);
         prog_bar.run = r;
-        if (cpu && o.repeat > 1) {
+        if ((cpu || cuda) && o.repeat > 1) {
             char text[64];
             snprintf(text, sizeof text, "run %lld/%lld", (long long)r + 1, (long long)o.repeat);
             ts_cli_progress_show(&prog_bar.bar, text);
         }
         double t0 = ts_rt_now_seconds();
-        enum ts_status rst = cpu ? ts_cpu_exec_run(exec, inputs, outputs, &d)
-                                 : ts_interp_run_progress(g, inputs, outputs, &hook, &d);
+        enum ts_status rst = cpu    ? ts_cpu_exec_run(exec, inputs, outputs, &d)
+                             : cuda ? ts_cuda_exec_run(gpu, inputs, outputs, &d)
+                                    : ts_interp_run_progress(g, inputs, outputs, &hook, &d);
         times[r] = (ts_rt_now_seconds() - t0) * 1e3;
         if (rst != TS_OK) {
             ts_cli_progress_end(&prog_bar.bar);
@@ -282,7 +326,7 @@ int ts_cli_run(int argc, char **argv) {
         }
     }
     ts_cli_progress_end(&prog_bar.bar);
-    struct ts_cli_timing timing = {0, 0, 0, (int)o.repeat};
+    struct ts_cli_timing timing = {0, 0, 0, (int)o.repeat, -1};
     timing.min_ms = times[0];
     timing.max_ms = times[0];
     for (int64_t r = 1; r < o.repeat; r++) {
@@ -292,9 +336,12 @@ int ts_cli_run(int argc, char **argv) {
     qsort(times, (size_t)o.repeat, sizeof *times, compare_doubles);
     timing.median_ms = o.repeat % 2 ? times[o.repeat / 2] : 0.5 * (times[o.repeat / 2 - 1] + times[o.repeat / 2]);
 
+    /* The times above include the copies in and out; the graph alone, timed by CUDA events: */
+    if (cuda && o.repeat > 1 && ts_cuda_exec_time(gpu, (int)o.repeat, &timing.device_median_ms, &d) != TS_OK)
+        goto fail;
     if (o.outputs && write_tensors(g, o.outputs, g->noutputs, g->outputs, outputs, &d) != TS_OK) goto fail;
     struct ts_cli_source source = {o.inputs, o.fill_name, (uint64_t)o.seed};
-    struct ts_cli_check check = {.rtol = o.rtol, .atol = o.atol};
+    struct ts_cli_check check = {.rtol = o.rtol, .atol = o.atol, .tf32 = cuda && !o.strict_f32};
     bool check_ok = true;
     if (o.check) check_ok = ts_cli_check_outputs(g, outputs, expected, &check);
     if (o.json)
@@ -305,6 +352,17 @@ int ts_cli_run(int argc, char **argv) {
         printf("compiled %d kernels (%d distinct functions) for %s in %.0f ms; %d threads\n", prog->nkernels,
                ts_cpu_code_nfunctions(ts_cpu_exec_code(exec)), ts_cpu_code_info(ts_cpu_exec_code(exec))->name,
                ts_cpu_exec_compile_seconds(exec) * 1e3, ts_cpu_exec_threads(exec));
+    if (cuda && !o.json) {
+        const struct ts_rt_cuda_info *dev = ts_cuda_exec_device(gpu);
+        const struct ts_cuda_code *code = ts_cuda_exec_code(gpu);
+        printf("compiled %d kernels (%d distinct functions) for %s in %.0f ms%s; %s (%s, %d SMs), one CUDA graph\n",
+               prog->nkernels, ts_cuda_code_nfunctions(code), ts_cuda_code_arch(code)->name,
+               ts_cuda_exec_compile_seconds(gpu) * 1e3, ts_cuda_code_cache_hit(code) ? " (cached)" : "", dev->name,
+               dev->arch, dev->sm_count);
+        if (o.repeat > 1)
+            printf("GPU time (graph replays, CUDA events): median %.3f ms over %lld\n", timing.device_median_ms,
+                   (long long)o.repeat);
+    }
     if (o.check) ts_cli_print_check(g, &check, o.json ? stderr : stdout);
     if (!check_ok) {
         fprintf(stderr, "tessera: error: %s: --check: the %s target differs from the reference beyond tolerance\n",
@@ -327,6 +385,7 @@ done:
     free(expected);
     free(times);
     ts_cpu_exec_free(exec);
+    ts_cuda_exec_free(gpu);
     if (st) ts_safetensors_free(st);
     ts_graph_free(g);
     return status;

@@ -55,5 +55,10 @@ void ts_cli_print_outputs_json(const struct ts_graph *g, const struct ts_tensor 
     ts_json_print_number(t->min_ms, f);
     fprintf(f, ", \"max_ms\": ");
     ts_json_print_number(t->max_ms, f);
-    fprintf(f, ", \"repeat\": %d}}\n", t->repeat);
+    fprintf(f, ", \"repeat\": %d", t->repeat);
+    if (t->device_median_ms >= 0) {
+        fprintf(f, ", \"device_median_ms\": ");
+        ts_json_print_number(t->device_median_ms, f);
+    }
+    fprintf(f, "}}\n");
 }

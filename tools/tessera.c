@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "build_info.h"
+#include "runtime/runtime.h"
 #include "tools/cli.h"
 
 static const char usage[] =
@@ -22,13 +23,38 @@ static const char usage[] =
     "  bench     compare with cuBLAS / OpenBLAS / PyTorch (not yet: issue #6)\n"
     "  db        show, pick and merge tuning records     (not yet: issue #5)\n";
 
+/* The GPU backend: the build, NVRTC (loaded when used) and the driver and
+ * GPU (loaded with dlopen): each reported, none of them required. */
+static bool print_cuda(void) {
+    struct ts_diag d;
+    ts_diag_clear(&d);
+    bool built = ts_codegen_check_target(TS_TARGET_CUDA, &d) == TS_OK;
+    if (TS_BUILD_CUDA_TOOLKIT)
+        printf("  CUDA toolkit: %s at %s%s\n", TS_BUILD_CUDA_VERSION, TS_BUILD_CUDA_ROOT,
+               built ? "" : " (GPU backend unavailable: no headers)");
+    else
+        printf("  CUDA toolkit: not found%s\n", built ? "" : " (GPU backend unavailable)");
+    if (!built) return false;
+    int major = 0, minor = 0;
+    ts_diag_clear(&d);
+    if (ts_nvrtc_version(&major, &minor, &d) == TS_OK)
+        printf("  NVRTC: %d.%d (compiles for sm_80 and up; default arch %s)\n", major, minor, TS_CUDA_DEFAULT_ARCH);
+    else
+        printf("  NVRTC: not loadable (%s): run --target cuda and compile --target cuda cannot compile\n", d.what);
+    struct ts_rt_cuda_info gpu;
+    char err[512];
+    if (ts_rt_cuda_probe(0, &gpu, err, sizeof err) == 0)
+        printf("  GPU: %s (%s, %d SMs, %.1f GiB), driver %d.%d\n", gpu.name, gpu.arch, gpu.sm_count,
+               (double)gpu.total_bytes / (1 << 30), gpu.driver_version / 1000, gpu.driver_version % 1000 / 10);
+    else
+        printf("  GPU: none usable (%s)\n", err);
+    return true;
+}
+
 static int print_version(void) {
     printf("tessera %s\n", TS_VERSION);
     printf("  build: %s%s%s\n", TS_BUILD_TYPE, TS_BUILD_SANITIZE[0] ? ", sanitizers " : "", TS_BUILD_SANITIZE);
-    if (TS_BUILD_CUDA_TOOLKIT)
-        printf("  CUDA toolkit: %s at %s (GPU backend: not built yet)\n", TS_BUILD_CUDA_VERSION, TS_BUILD_CUDA_ROOT);
-    else
-        printf("  CUDA toolkit: not found (GPU backend unavailable)\n");
+    bool cuda = print_cuda();
     if (TS_BUILD_LLVM) {
         struct ts_cpu_info cpu;
         struct ts_diag d;
@@ -38,10 +64,10 @@ static int print_version(void) {
                    cpu.vector_bits, cpu.fma ? ", FMA" : "");
         else
             printf("  LLVM: %s (CPU backend unavailable: %s)\n", TS_BUILD_LLVM_VERSION, d.what);
-        printf("  targets: ref, cpu\n");
+        printf("  targets: ref, cpu%s\n", cuda ? ", cuda" : "");
     } else {
         printf("  LLVM: not found (CPU backend unavailable: install llvm-19-dev)\n");
-        printf("  targets: ref\n");
+        printf("  targets: ref%s\n", cuda ? ", cuda" : "");
     }
     printf("  C compiler for compiled models: %s\n", TS_BUILD_CC);
     return 0;

@@ -1,6 +1,7 @@
 /* kernel_harness.c — one hand-built kernel run through the kernel-IR
- * interpreter and the LLVM JIT and compared (see kernel_harness.h). Shared by
- * the codegen tests; it makes no CHECKs of its own, the tests judge the result. */
+ * interpreter and the LLVM JIT, or the CUDA emulator, and compared (see
+ * kernel_harness.h). Shared by the codegen tests; it makes no CHECKs of its
+ * own, the tests judge the result. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "kernel_harness.h"
 #include "runtime/runtime.h"
+#include "tests/cuda_emu/harness.h"
 
 void ts_kh_init(struct ts_kh *h) {
     memset(h, 0, sizeof *h);
@@ -182,16 +184,15 @@ static void *alloc_bytes(int64_t n) {
     return p;
 }
 
-void ts_kh_run(struct ts_kh *h, double atol, double rtol, const char *label, struct ts_kh_result *r) {
-    memset(r, 0, sizeof *r);
-    if (getenv("TS_KH_VERBOSE")) fprintf(stderr, "%s\n", label);
+/* The one-kernel program of h (k's arrays and CPU schedule filled in). */
+static struct ts_program make_program(struct ts_kh *h, int *input_buffers, int *output_buffer) {
     struct ts_kernel *k = &h->k;
     TS_ASSERT(h->out_id >= 0);
     if (!k->inputs) k->inputs = h->ops;
     if (!k->expr) k->expr = h->expr;
     if (!k->errors) k->errors = h->errors;
     if (sched_unset(k)) ts_sched_default_cpu(k, 8);
-    int input_buffers[TS_KH_MAX_BUFFERS], output_buffer = h->nin;
+    *output_buffer = h->nin;
     for (int i = 0; i < h->nin; i++) input_buffers[i] = i;
     struct ts_program p = {.graph = h->g,
                            .buffers = h->bufs,
@@ -199,7 +200,16 @@ void ts_kh_run(struct ts_kh *h, double atol, double rtol, const char *label, str
                            .kernels = k,
                            .nkernels = 1,
                            .input_buffers = input_buffers,
-                           .output_buffers = &output_buffer};
+                           .output_buffers = output_buffer};
+    return p;
+}
+
+void ts_kh_run(struct ts_kh *h, double atol, double rtol, const char *label, struct ts_kh_result *r) {
+    memset(r, 0, sizeof *r);
+    if (getenv("TS_KH_VERBOSE")) fprintf(stderr, "%s\n", label);
+    struct ts_kernel *k = &h->k;
+    int input_buffers[TS_KH_MAX_BUFFERS], output_buffer;
+    struct ts_program p = make_program(h, input_buffers, &output_buffer);
 
     struct ts_diag d;
     ts_diag_clear(&d);
@@ -252,4 +262,41 @@ void ts_kh_run(struct ts_kh *h, double atol, double rtol, const char *label, str
 
 bool ts_kh_ok(const struct ts_kh_result *r) {
     return r->ref == TS_OK && r->compile == TS_OK && r->code1 == 0 && r->code3 == 0 && r->bad == 0;
+}
+
+void ts_kh_run_cuda(struct ts_kh *h, const struct ts_cuda_opts *o, double atol, double rtol, const char *label,
+                    struct ts_kh_result *r) {
+    memset(r, 0, sizeof *r);
+    if (getenv("TS_KH_VERBOSE")) fprintf(stderr, "%s (cuda)\n", label);
+    struct ts_cuda_opts defaults = {0};
+    if (!o) o = &defaults;
+    int input_buffers[TS_KH_MAX_BUFFERS], output_buffer;
+    struct ts_program p = make_program(h, input_buffers, &output_buffer);
+
+    struct ts_diag d;
+    ts_diag_clear(&d);
+    struct ts_tensor want, got;
+    memset(&want, 0, sizeof want);
+    memset(&got, 0, sizeof got);
+    r->ref = ts_program_run_ref(&p, h->in, &want, &d);
+    if (r->ref != TS_OK) ts_diag_format(&d, r->ref_msg, sizeof r->ref_msg);
+
+    ts_diag_clear(&d);
+    int raised = 0;
+    enum ts_status st = ts_emu_run_program_raised(&p, o, h->in, &got, &raised, &d);
+    if (st != TS_OK && raised) {
+        r->code1 = raised; /* the kernel raised an error, as the CPU kernel returns one */
+    } else if (st != TS_OK) {
+        r->compile = st; /* codegen, the host compiler or the emulator (misuse, deadlock) failed */
+        ts_diag_format(&d, r->compile_msg, sizeof r->compile_msg);
+        fprintf(stderr, "  %s (cuda): %s\n", label, r->compile_msg);
+    } else if (r->ref == TS_OK) {
+        compare(h, got.data, &want, atol, rtol, label, "cuda emulator", r);
+    }
+    if (r->ref != TS_OK && r->compile == TS_OK && r->code1 == 0)
+        fprintf(stderr, "  %s: reference failed (%s) but the CUDA kernel raised no error\n", label, r->ref_msg);
+    if (r->ref == TS_OK && r->code1)
+        fprintf(stderr, "  %s: the CUDA kernel raised error %d, the reference succeeded\n", label, r->code1);
+    if (st == TS_OK) ts_tensor_release(&got);
+    if (r->ref == TS_OK) ts_tensor_release(&want);
 }

@@ -9,6 +9,7 @@
  *   h.k.kind = TS_KERNEL_POINTWISE; h.k.rank = 2; … h.k.inputs[0] = ts_kh_operand(&h, x, NULL);
  *   int l = ts_kh_kx(&h, TS_KX_LOAD, TS_SCALAR_F32, TS_F32, 0, 0, 0); …
  *   struct ts_kh_result r; ts_kh_run(&h, atol, rtol, "label", &r); CHECK(ts_kh_ok(&r));
+ *   (or ts_kh_run_cuda(&h, &cuda_opts, …) for the CUDA emitter on the emulator)
  *   ts_kh_free(&h);
  */
 #ifndef TESSERA_TESTS_KERNEL_HARNESS_H
@@ -66,6 +67,15 @@ double ts_kh_rand(struct ts_kh *h, double lo, double hi);
  * above unless the test set them; k.sched gets the CPU default (8 lanes) when
  * its fields are 0. */
 void ts_kh_run(struct ts_kh *h, double atol, double rtol, const char *label, struct ts_kh_result *r);
+/* The same one-kernel program rendered by ts_cuda_codegen (o: NULL for the
+ * defaults; the kernel's gpu schedule fields that are zero get the default)
+ * and run on the CUDA emulator (tests/cuda_emu/harness.h) instead of the JIT,
+ * compared with the reference the same way. In the result, 'compile' covers
+ * codegen, the host compiler and the emulator (a misuse it reports: deadlock,
+ * divergent collective, bad cp.async/ldmatrix address) with its message in
+ * compile_msg; code1 is the error the kernel raised (0 if none); code3 stays 0. */
+void ts_kh_run_cuda(struct ts_kh *h, const struct ts_cuda_opts *o, double atol, double rtol, const char *label,
+                    struct ts_kh_result *r);
 /* Everything agreed and nothing failed. */
 bool ts_kh_ok(const struct ts_kh_result *r);
 

@@ -4,6 +4,7 @@ one-line error it must produce.
 
 Each case is a file NAME.expect under tests/error/ (any depth), holding:
     args: run graphs/NAME.json --target ref --fill random   (optional)
+    env: NAME=VALUE      (optional, repeatable: set for the run, e.g. a driver path)
     status: 1                                                (optional, default 1)
     match: prefix        (optional: the expected line is a prefix, for messages
                           that name something of the machine, like its CPU)
@@ -24,7 +25,7 @@ import sys
 
 
 def load_case(path, root):
-    args, status, expect, prefix = None, 1, None, False
+    args, status, expect, prefix, env = None, 1, None, False, {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
@@ -32,6 +33,9 @@ def load_case(path, root):
                 continue
             if line.startswith("args:"):
                 args = shlex.split(line[len("args:"):])
+            elif line.startswith("env:"):
+                name, _, value = line[len("env:"):].strip().partition("=")
+                env[name] = value
             elif line.startswith("status:"):
                 status = int(line[len("status:"):])
             elif line.strip() == "match: prefix":
@@ -45,7 +49,7 @@ def load_case(path, root):
     if args is None:
         graph = os.path.relpath(path[: -len(".expect")] + ".json", root)
         args = ["run", graph, "--target", "ref", "--fill", "random"]
-    return args, status, expect, prefix
+    return args, status, expect, prefix, env
 
 
 def main():
@@ -65,14 +69,15 @@ def main():
     for path in cases:
         rel = os.path.relpath(path, root)
         try:
-            args, status, expect, prefix = load_case(path, root)
+            args, status, expect, prefix, env = load_case(path, root)
         except ValueError as e:
             print(f"FAIL {rel}: {e}")
             failed += 1
             continue
         try:
             p = subprocess.run([opt.tessera] + args, cwd=root, capture_output=True,
-                               text=True, timeout=10, stdin=subprocess.DEVNULL)
+                               text=True, timeout=10, stdin=subprocess.DEVNULL,
+                               env=dict(os.environ, **env) if env else None)
         except subprocess.TimeoutExpired:
             print(f"FAIL {rel}: timed out (hang) running {' '.join(args)}")
             failed += 1

@@ -3,7 +3,7 @@
 `tessera run --target ref` (or --target cpu) and compares their outputs with
 models_np.py, the numpy implementations written from the architectures.
 
-    check_examples.py --tessera PATH --workdir DIR [--target ref|cpu] [--examples DIR]
+    check_examples.py --tessera PATH --workdir DIR [--target ref|cpu|cuda] [--examples DIR]
                       [-k SUBSTRING] [-v]
 
 Each run uses random inputs from a fixed seed (tokens in [0, 256)), at the
@@ -34,7 +34,8 @@ sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, HERE)
 import models_np  # noqa: E402
 import stio  # noqa: E402
-from run_op_cases import TARGETS, require_target, sanitizer_report  # noqa: E402
+from run_op_cases import (EXIT_SKIP, TARGETS, gpu_absent, require_target,  # noqa: E402
+                          sanitizer_report, target_args)
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TIMEOUT_S = 600
@@ -108,7 +109,8 @@ def check_run(run, tessera, examples, workdir, keep, target="ref"):
     out_path = os.path.join(d, "out.safetensors")
     stio.write(in_path, inputs)
     graph = os.path.join(examples, model, "graph.json")
-    cmd = [tessera, "run", graph, "--target", target, "--inputs", in_path, "--outputs", out_path]
+    cmd = [tessera, "run", graph, "--target", target, *target_args(target), "--inputs", in_path,
+           "--outputs", out_path]
     for b in binds:
         cmd += ["--bind", b]
     repro = " ".join(shlex.quote(c) for c in cmd)
@@ -173,6 +175,11 @@ def main():
         print(missing)
         print(f"examples oracle ({opt.target}): 0 passed, 1 failed")
         return 1
+    if opt.target == "cuda":
+        absent = gpu_absent(tessera)
+        if absent:
+            print(f"examples oracle (cuda): SKIPPED: no GPU here: {absent}")
+            return EXIT_SKIP
     passed = failed = 0
     for run in RUNS:
         if opt.k and not any(s in run[0] for s in opt.k):

@@ -2,7 +2,7 @@
 """run_op_cases.py — the op oracle: runs every case of op_cases.py through
 `tessera run --target ref` (or --target cpu) and compares the outputs with numpy's.
 
-    run_op_cases.py --tessera PATH --workdir DIR [--target ref|cpu] [--op NAME]...
+    run_op_cases.py --tessera PATH --workdir DIR [--target ref|cpu|cuda] [--op NAME]...
                     [--family NAME]... [-k SUBSTRING]... [-j N] [--keep] [--list] [-v]
     run_op_cases.py --check-families NAME...   (do these families cover every op?)
 
@@ -15,7 +15,9 @@ run as
 with T = ref (the reference interpreter, the default) or cpu (the graph fused,
 compiled by LLVM and run by the thread pool: one process per case, since the
 JIT takes tens of milliseconds, less than starting the process and writing the
-files). A --target the binary was built without fails every case up front.
+files), or cuda (compiled by NVRTC and run on the GPU, in strict f32; where
+`tessera version` reports no GPU the run is skipped with exit status 77). A
+--target the binary was built without fails every case up front.
 A case passes when tessera exits 0 and every output has the expected dtype and
 shape and values within tolerance. A failing case prints one line with its
 worst element and the command that reproduces it, and its folder is kept (a
@@ -75,7 +77,10 @@ import stio  # noqa: E402
 RTOL = {"f32": 1.3e-6, "f16": 1e-3, "bf16": 1.6e-2}
 ATOL = {"f32": 1e-5, "f16": 1e-3, "bf16": 1.6e-2}
 TIMEOUT_S = 300  # generous: sanitizer builds are several times slower
-TARGETS = ("ref", "cpu")
+TARGETS = ("ref", "cpu", "cuda")
+# Exit status of a run that could not happen here: --target cuda without a GPU
+# (ctest SKIP_RETURN_CODE; the "gpu" tests run only in scripts/gpu-check.sh).
+EXIT_SKIP = 77
 
 
 def tolerance(dtype, k, want):
@@ -167,6 +172,31 @@ def built_targets(tessera):
     return None
 
 
+def gpu_absent(tessera):
+    """None when `tessera version` reports a usable GPU ("  GPU: NAME (…)"),
+    else the reason it gives ("none usable (no CUDA driver: …)") or that it
+    gives none."""
+    try:
+        p = subprocess.run([tessera, "version"], capture_output=True, text=True,
+                           timeout=TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`tessera version` failed: {e}"
+    for line in p.stdout.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key.lower() == "gpu":
+            value = value.strip()
+            return value if value.startswith("none") else None
+    return "`tessera version` prints no gpu line"
+
+
+def target_args(target):
+    """Extra `tessera run` arguments per target: cuda runs f32 matmuls and
+    attention in strict f32 here, so the bounds below (those of f32
+    arithmetic) hold; tf32 is checked by tests/gpu/test_gpu_kernels.c and the
+    cuBLAS comparison."""
+    return ["--strict-f32"] if target == "cuda" else []
+
+
 def require_target(tessera, target, who):
     """None when tessera was built with target, else the message to fail with:
     a build without the backend must not pass its oracle by skipping it."""
@@ -192,7 +222,8 @@ def run_case(case, tessera, workdir, keep, target="ref"):
         json.dump(built.graph, f, indent=1)
         f.write("\n")
     stio.write(inputs, built.inputs)
-    cmd = [tessera, "run", graph, "--target", target, "--inputs", inputs, "--outputs", outputs]
+    cmd = [tessera, "run", graph, "--target", target, *target_args(target), "--inputs", inputs,
+           "--outputs", outputs]
     repro = " ".join(shlex.quote(c) for c in cmd)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -279,6 +310,11 @@ def main():
         print(missing)
         print(f"op oracle ({opt.target}): 0 passed, {len(cases)} failed")
         return 1
+    if opt.target == "cuda":
+        absent = gpu_absent(tessera)
+        if absent:
+            print(f"op oracle (cuda): SKIPPED: no GPU here: {absent}")
+            return EXIT_SKIP
 
     t0 = time.monotonic()
     passed = failed = 0

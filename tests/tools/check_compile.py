@@ -7,7 +7,12 @@ portable`'s and within tolerance of the reference interpreter's; --fill random
 --seed gives what `run --seed` gives. For gpt also: the shared library through
 a C program built here and through examples/c_api, --embed-weights running
 with the weights file moved away, and one-line errors (exit 1) for a missing,
-truncated or foreign weights file. Stdlib only. Usage: check_compile.py --tessera PATH --workdir DIR"""
+truncated or foreign weights file. And `compile --target cuda` offline (no GPU):
+examples/gpt for sm_80 and sm_90a gives the library and executable, needing no
+NVRTC, LLVM or libcuda, carrying a cubin for the arch (its ELF header says so)
+and the PTX; without a driver the executable says so in one line (exit 1); on
+the mock driver (tests/cuda_mock) it loads and runs.
+Stdlib only. Usage: check_compile.py --tessera PATH --workdir DIR"""
 import argparse
 import json
 import os
@@ -250,17 +255,83 @@ def check_gpt_extras(t, w, cc, san):
         p = run(prog, "-", os.path.join(w, "libdata"), env=dict(os.environ, LD_LIBRARY_PATH=emb))
         check(p.returncode == 0, f"the C program runs on the embedded library too: {p.stderr}")
 
-    # Usage and unsupported targets.
-    p = run(t, "compile", os.path.join(ROOT, "examples", "gpt", "graph.json"), "--target", "cuda", "-o",
-            os.path.join(w, "cuda"))
-    check(p.returncode == 1 and "issue #4" in p.stderr and not os.path.exists(os.path.join(w, "cuda")),
-          f"--target cuda says when: {p.stderr}")
+    # Usage.
     p = run(t, "compile", os.path.join(ROOT, "examples", "gpt", "graph.json"))
     check(p.returncode == 2 and "-o" in p.stderr, f"no -o is a usage error: {p.stderr}")
     p = run(t, "compile", "--help")
     check(p.returncode == 0 and "--embed-weights" in p.stdout, "compile --help")
     p = run(exe, "--help")
     check(p.returncode == 0 and "--weights FILE" in p.stdout, "the executable's --help")
+
+
+def embedded_cubins(blob):
+    """Offsets of the CUDA ELF images (e_machine 190) inside a file's bytes."""
+    found, at = [], blob.find(b"\x7fELF", 1)
+    while at > 0:
+        if at + 64 <= len(blob) and struct.unpack_from("<H", blob, at + 18)[0] == 190:
+            found.append(at)
+        at = blob.find(b"\x7fELF", at + 1)
+    return found
+
+
+def check_cuda(t, w, sanitized):
+    """compile --target cuda of examples/gpt (a graph someone else wrote), offline."""
+    graph = os.path.join(ROOT, "examples", "gpt", "graph.json")
+    mock = os.path.join(os.path.dirname(t), "tests", "libts_mock_libcuda.so")
+    stub = "/usr/local/cuda/lib64/stubs/libcuda.so"
+    for arch, sm in (("sm_80", 80), ("sm_90a", 90)):
+        out = os.path.join(w, f"cuda-{arch}")
+        p = run(t, "compile", graph, "--target", "cuda", "--arch", arch, "-o", out, "--name", "gpt",
+                "--embed-weights")
+        if not check(p.returncode == 0, f"cuda {arch}: compile: {p.stderr}"):
+            continue
+        exe, lib = os.path.join(out, "gpt"), os.path.join(out, "libgpt.so")
+        check(sorted(os.listdir(out)) == ["gpt", "libgpt.so", "tessera_model.h"],
+              f"cuda {arch}: DIR holds the three results and nothing else: {os.listdir(out)}")
+        check(arch in p.stdout and "cubin" in p.stdout and "PTX" in p.stdout,
+              f"cuda {arch}: the summary names the arch, cubin and PTX: {p.stdout}")
+        for f in (exe, lib):
+            deps = needed(f)
+            if not check(deps is not None, f"cuda {arch}: readelf -d {f}"):
+                continue
+            bad = [d for d in deps if not (ALLOWED_NEEDED.match(d) or (sanitized and SANITIZER_NEEDED.match(d)))]
+            check(not bad and not any(FORBIDDEN.search(d) for d in deps),
+                  f"cuda {arch}: {f} NEEDED has no nvrtc, llvm or libcuda: {deps}")
+            with open(f, "rb") as fh:
+                blob = fh.read()
+            cubins = embedded_cubins(blob)
+            check(len(cubins) == 1, f"cuda {arch}: {f} embeds one cubin, found {len(cubins)}")
+            if cubins:
+                flags = struct.unpack_from("<I", blob, cubins[0] + 48)[0]
+                check((flags >> 8) & 0xff == sm, f"cuda {arch}: the cubin's ELF e_flags name sm_{sm}: {flags:#x}")
+            check(b".target " + arch.encode() + b"\n" in blob and b".visible .entry" in blob,
+                  f"cuda {arch}: {f} embeds the PTX for {arch}")
+        p = run(exe, "--info")
+        info = dict(line.split(": ", 1) for line in p.stdout.splitlines() if ": " in line)
+        check(p.returncode == 0 and info.get("target") == "cuda" and info.get("arch") == arch and
+              info.get("cubin", "").endswith(f"ELF for sm_{sm}") and int(info.get("ptx", "0 ").split()[0]) > 0 and
+              info.get("weights") == "embedded", f"cuda {arch}: --info: {p.stdout} {p.stderr}")
+        # No GPU: one line, exit 1, never a crash.
+        env = dict(os.environ, TESSERA_LIBCUDA=os.path.join(w, "no-such-libcuda.so.1"))
+        one_error_line(run(exe, env=env), f"cuda {arch}: no driver", "no CUDA driver: cannot load")
+        if os.path.exists(stub):
+            one_error_line(run(exe, env=dict(os.environ, TESSERA_LIBCUDA=stub)), f"cuda {arch}: the stub driver",
+                           "the CUDA toolkit's stub library")
+        p = run(exe)
+        check(p.returncode == 0 or (p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and
+                                    "CUDA" in p.stderr),
+              f"cuda {arch}: plain run: results on a GPU, one line without: {p.stderr}")
+        # The mock driver (cc 9.0): the sm_90 cubin loads, the sm_80 one falls back to the PTX; the
+        # mock's kernels do nothing, so only the control flow is checked.
+        if os.path.exists(mock):
+            p = run(exe, "--repeat", "2", env=dict(os.environ, TESSERA_LIBCUDA=mock))
+            check(p.returncode == 0 and "logits" in p.stdout and f"cuda {arch}" in p.stdout,
+                  f"cuda {arch}: runs on the mock driver: {p.stdout} {p.stderr}")
+    p = run(t, "compile", graph, "--target", "cuda", "--arch", "sm_70", "-o", os.path.join(w, "cuda-sm70"))
+    check(p.returncode == 2 and "sm_70" in p.stderr and not os.path.exists(os.path.join(w, "cuda-sm70")),
+          f"compile --arch sm_70 is a usage error: {p.stderr}")
+    p = run(t, "compile", graph, "--target", "cuda", "--cpu", "native", "-o", os.path.join(w, "cuda-cpu"))
+    check(p.returncode == 2 and "--cpu" in p.stderr, f"compile --target cuda --cpu is a usage error: {p.stderr}")
 
 
 def main():
@@ -285,6 +356,10 @@ def main():
         check_example(t, w, name, bool(san))
     if os.path.exists(os.path.join(w, "gpt", "gpt")):
         check_gpt_extras(t, w, cc, san)
+    if "targets: ref, cpu, cuda" in run(t, "version").stdout or "targets: ref, cuda" in run(t, "version").stdout:
+        check_cuda(t, w, bool(san))
+    else:
+        print("compile: --target cuda skipped (this build has no GPU backend)")
     print(f"compile: {passed} passed, {failed} failed")
     if failed == 0:
         shutil.rmtree(w, ignore_errors=True)

@@ -9,7 +9,7 @@
 #include "runtime/runtime.h"
 
 /* Bumped when struct ts_artifact changes: the generated file records it. */
-#define TS_ARTIFACT_FORMAT 1
+#define TS_ARTIFACT_FORMAT 2
 
 struct ts_artifact {
     int format;                     /* TS_ARTIFACT_FORMAT of the tessera that wrote it */
@@ -17,7 +17,7 @@ struct ts_artifact {
     const char *version;            /* tessera version that compiled it */
     const char *model;              /* the graph file it was compiled from */
     const char *bindings;           /* "batch=1, seq=16", or "" */
-    const char *cpu;                /* the CPU compiled for ("x86-64-v3", "znver3") */
+    const char *cpu;                /* the CPU compiled for ("x86-64-v3", "znver3"); "" for cuda */
     const char *cpu_features;       /* comma-separated: what ts_artifact_cpu_check needs */
     const struct ts_rt_plan *plan;
     const ts_rt_kernel_fn *kernels; /* one per plan kernel (identical kernels share one) */
@@ -25,6 +25,9 @@ struct ts_artifact {
     const unsigned char *embedded;  /* --embed-weights: the whole safetensors file, else NULL */
     const unsigned char *embedded_end;
     const int64_t *input_bounds;    /* per input: random integers are drawn from [0, bound) */
+    const char *target;             /* "cpu" or "cuda" */
+    const char *arch;               /* cuda: the cubin's GPU arch ("sm_90a"); "" for cpu */
+    const struct ts_rt_cuda_image *cuda; /* cuda: cubin, PTX fallback, symbols; NULL for cpu */
 };
 
 /* Defined by the generated NAME.plan.c (hidden inside libNAME.so). */

@@ -1,7 +1,8 @@
 /* main.c — the standalone executable of a compiled model (DIR/NAME): reads
  * inputs from a safetensors file or makes them (same seed, same values as
  * `tessera run`), runs the model through tessera_model.h, prints a summary and
- * the time, writes the outputs. Errors are one line "NAME: error: ...". */
+ * the time, writes the outputs; --info says what it carries. Errors are one
+ * line "NAME: error: ...". */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,8 +31,9 @@ static const char usage[] =
     "  --outputs FILE          write the outputs to a safetensors file\n"
     "  --save-inputs FILE      write the inputs used to a safetensors file\n"
     "  --repeat N              run N times; print median, min and max time\n"
-    "  --threads N             worker threads (default: one per core)\n"
+    "  --threads N             worker threads (default: one per core; CPU models only)\n"
     "  --json                  print one JSON object instead of text\n"
+    "  --info                  print what this program carries (target, arch, kernels) and exit\n"
     "  -h, --help              this help\n";
 
 struct exe_opts {
@@ -87,6 +89,29 @@ static bool parse_count(const char *name, const char *v, long long min, long lon
     return true;
 }
 
+/* The SM a cubin's ELF header names (e_flags bits 8-15 for the CUDA 12+ ABI), or 0. */
+static int cubin_sm(const unsigned char *b, size_t n) {
+    if (!b || n < 64 || memcmp(b, "\177ELF", 4) != 0 || b[18] != 190 || b[19] != 0) return 0;
+    return b[49];
+}
+
+/* What the program carries, one "key: value" per line (stable for scripts). */
+static void print_info(const struct ts_artifact *a) {
+    printf("name: %s\ntessera: %s\nmodel: %s\nbindings: %s\ntarget: %s\n", a->name, a->version, a->model,
+           a->bindings, a->target);
+    if (a->cuda) {
+        printf("arch: %s\n", a->arch);
+        printf("cubin: %zu bytes, ELF for sm_%d\n", a->cuda->cubin_size,
+               cubin_sm(a->cuda->cubin, a->cuda->cubin_size));
+        printf("ptx: %zu bytes\n", a->cuda->ptx ? strlen(a->cuda->ptx) : (size_t)0);
+    } else {
+        printf("cpu: %s\ncpu features: %s\n", a->cpu, a->cpu_features);
+    }
+    printf("kernels: %d\nlaunches: %d\ninputs: %d\noutputs: %d\nweights: %s\n", a->plan->nkernels,
+           a->plan->nlaunches, a->plan->ninputs, a->plan->noutputs,
+           a->embedded ? "embedded" : a->weights_path[0] ? a->weights_path : "none");
+}
+
 /* 0: go on; -1: help printed; else the exit status. */
 static int parse_args(int argc, char **argv, struct exe_opts *o) {
     const struct ts_artifact *a = &ts_artifact_model;
@@ -100,8 +125,14 @@ static int parse_args(int argc, char **argv, struct exe_opts *o) {
             const char *weights = a->embedded            ? "the weights embedded in this program"
                                   : a->weights_path[0] ? a->weights_path
                                                        : "none";
+            char target[96];
+            if (a->cuda) snprintf(target, sizeof target, "CUDA %s (PTX fallback; GPU 0, or CUDA_VISIBLE_DEVICES)", a->arch);
+            else snprintf(target, sizeof target, "%s", a->cpu);
             printf(usage, argv[0], a->name, a->version, a->model, a->bindings[0] ? " (" : "", a->bindings,
-                   a->bindings[0] ? ")" : "", a->cpu, weights);
+                   a->bindings[0] ? ")" : "", target, weights);
+            return -1;
+        } else if (strcmp(s, "--info") == 0) {
+            print_info(a);
             return -1;
         } else if (is_option(s, "--weights")) {
             if (!(o->weights = option_value(argc, argv, &i, "--weights"))) return 2;
@@ -269,7 +300,8 @@ int main(int argc, char **argv) {
     }
     if (o.outputs && ts_safetensors_write(o.outputs, nout, out_names, out, &d) != TS_OK) goto diag;
     struct ts_exe_report rep = {
-        .model = ts_artifact_model.name, .cpu = tessera_model_cpu(m), .threads = tessera_model_threads(m),
+        .model = ts_artifact_model.name, .cpu = tessera_model_cpu(m), .cuda = ts_artifact_model.cuda != NULL,
+        .threads = tessera_model_threads(m),
         .names = out_names, .outputs = out, .n = nout, .inputs_file = o.inputs, .fill = o.fill_name,
         .seed = o.seed, .repeat = (int)o.repeat, .min_ms = times[0], .max_ms = times[0],
     };

@@ -9,7 +9,8 @@
 
 struct ts_exe_report {
     const char *model;              /* the artifact's name */
-    const char *cpu;                /* what its kernels were compiled for */
+    const char *cpu;                /* what its kernels were compiled for (the GPU arch for cuda) */
+    bool cuda;                      /* a --target cuda model: no threads */
     int threads;
     const char *const *names;       /* output names */
     const struct ts_tensor *outputs;

@@ -12,17 +12,20 @@ void ts_exe_print_outputs(const struct ts_exe_report *r, FILE *f) {
     for (int i = 0; i < r->n; i++)
         if (strlen(r->names[i]) > width) width = strlen(r->names[i]);
     for (int i = 0; i < r->n; i++) ts_tensor_print_summary(r->names[i], (int)width, &r->outputs[i], f);
+    char where[96];
+    if (r->cuda) snprintf(where, sizeof where, "cuda %s", r->cpu);
+    else snprintf(where, sizeof where, "%s, %d threads", r->cpu, r->threads);
     if (r->repeat > 1)
-        fprintf(f, "time  median %.3f ms  min %.3f ms  max %.3f ms  (%d runs, %s, %d threads)\n", r->median_ms,
-                r->min_ms, r->max_ms, r->repeat, r->cpu, r->threads);
+        fprintf(f, "time  median %.3f ms  min %.3f ms  max %.3f ms  (%d runs, %s)\n", r->median_ms, r->min_ms,
+                r->max_ms, r->repeat, where);
     else
-        fprintf(f, "time  %.3f ms  (1 run, %s, %d threads)\n", r->median_ms, r->cpu, r->threads);
+        fprintf(f, "time  %.3f ms  (1 run, %s)\n", r->median_ms, where);
 }
 
 void ts_exe_print_outputs_json(const struct ts_exe_report *r, FILE *f) {
     fprintf(f, "{\"model\": ");
     ts_json_print_string(r->model, f);
-    fprintf(f, ", \"target\": \"cpu\", \"cpu\": ");
+    fprintf(f, ", \"target\": \"%s\", \"%s\": ", r->cuda ? "cuda" : "cpu", r->cuda ? "arch" : "cpu");
     ts_json_print_string(r->cpu, f);
     fprintf(f, ", \"threads\": %d, \"inputs\": ", r->threads);
     if (r->inputs_file) {

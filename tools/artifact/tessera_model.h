@@ -1,6 +1,8 @@
 /* tessera_model.h — the C interface of a model compiled by `tessera compile`
  * (libNAME.so). The library holds the model's kernels and execution plan; it
- * needs only libc, libm, libpthread and libcjson at run time.
+ * needs only libc, libm, libpthread and libcjson at run time (and, for
+ * --target cuda, the NVIDIA driver's libcuda.so.1, loaded when a model is
+ * created: never NVRTC, LLVM or a compiler).
  *
  *     char err[512];
  *     tessera_model *m = tessera_model_create(NULL, 0, err, sizeof err);
@@ -27,11 +29,16 @@ typedef struct tessera_model tessera_model;
 
 /* Loads the model: checks that this CPU has the instructions it was compiled
  * for, opens the weights and checks every tensor the model uses (name, dtype,
- * shape and size), starts the worker threads.
+ * shape and size), starts the worker threads. A model compiled with --target
+ * cuda instead loads the CUDA driver (dlopen: no link-time dependency), its
+ * kernels (the cubin, or the PTX when the cubin does not fit the GPU) and the
+ * weights onto GPU 0 (set CUDA_VISIBLE_DEVICES to choose another); without a
+ * driver or GPU it returns NULL with one line saying so.
  *   weights_path  a safetensors file; NULL: the weights embedded at compile time
  *                 (--embed-weights), else the file named at compile time
  *   threads       worker threads including the caller; 0: one per online core
- * Weights are memory-mapped and used in place, never copied. */
+ * Weights are memory-mapped and used in place, never copied (on the GPU:
+ * copied to device memory once). */
 tessera_model *tessera_model_create(const char *weights_path, int threads, char *err, size_t errsize);
 
 /* Runs the model once. inputs[i] points to input i's data and outputs[i] to
@@ -61,8 +68,10 @@ int tessera_model_output_rank(const tessera_model *m, int i);
 const int64_t *tessera_model_output_dims(const tessera_model *m, int i);
 size_t tessera_model_output_nbytes(const tessera_model *m, int i);
 
-/* Worker threads in use, the CPU the kernels were compiled for ("x86-64-v3"),
- * and the tessera version that compiled them. */
+/* Worker threads in use (0 for a model compiled with --target cuda), the CPU
+ * the kernels were compiled for ("x86-64-v3") or, for --target cuda, the GPU
+ * architecture of their cubin ("sm_90a"), and the tessera version that
+ * compiled them. */
 int tessera_model_threads(const tessera_model *m);
 const char *tessera_model_cpu(const tessera_model *m);
 const char *tessera_model_version(const tessera_model *m);

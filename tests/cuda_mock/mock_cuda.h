@@ -1,0 +1,81 @@
+/* mock_cuda.h — the test-side interface of the mock CUDA driver
+ * (mock_libcuda.c, built as a shared library that tests hand to the runtime
+ * through $TESSERA_LIBCUDA). The mock keeps "device memory" in host memory,
+ * runs graph launches by calling host functions registered per kernel name,
+ * and records every call so that tests can check the runtime's control flow
+ * without a GPU. Tests dlopen the same file and look these functions up. */
+#ifndef TESSERA_MOCK_CUDA_H
+#define TESSERA_MOCK_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOCK_MAX 256
+
+struct mock_config {
+    char name[64];            /* cuDeviceGetName */
+    int ndevices;             /* cuDeviceGetCount */
+    int cc_major, cc_minor;
+    int sm_count;
+    int max_shared_optin;     /* bytes */
+    int driver_version;       /* 13000 */
+    size_t total_bytes;
+    int init_result;          /* what cuInit returns (0: success) */
+    const char *missing_symbol; /* cuGetProcAddress does not find it (NULL: none) */
+    int fail_ptx;             /* JIT compilation fails with a log */
+};
+
+/* The geometry and parameters of one kernel node. */
+struct mock_node {
+    char func[64];
+    unsigned grid[3], block[3], shared;
+    int nparams;              /* as registered for the function (0 if not) */
+    uint64_t params[16];      /* the parameter values (device pointers) */
+    int ndeps;
+    int dep;                  /* index of the node it depends on, -1 if none */
+};
+
+struct mock_copy {
+    uint64_t dst_offset;      /* from the allocation's base */
+    size_t bytes;
+    int value;                /* memsets: the byte */
+};
+
+struct mock_state {
+    int init_calls;
+    int ctx_retains, ctx_releases, ctx_depth, ctx_pushes, ctx_pops;
+    int no_context_calls;     /* calls that needed a current context and had none */
+    int module_loads, module_loads_ptx, module_load_failures, module_unloads;
+    int allocs, frees;
+    uint64_t alloc_base;      /* the last allocation */
+    size_t alloc_bytes;
+    int live_allocs;
+    int htod, dtoh, memsets;
+    struct mock_copy htod_log[MOCK_MAX], memset_log[MOCK_MAX];
+    struct mock_attr {
+        char func[64];
+        int attr, value;
+    } attrs[MOCK_MAX];
+    int nattrs;
+    int graph_creates, graph_destroys, instantiates, exec_destroys, graph_launches;
+    struct mock_node nodes[MOCK_MAX]; /* of the last graph built */
+    int nnodes;
+    int kernel_runs;          /* registered kernel functions called */
+    int streams, stream_destroys, events, event_destroys;
+    int proc_lookups;         /* cuGetProcAddress calls */
+    int min_version_asked;    /* smallest cudaVersion passed to cuGetProcAddress */
+};
+
+/* A kernel's host implementation: args[i] is parameter i's value (a device
+ * pointer, which here is a host address); g is its node. */
+typedef void (*mock_kernel_fn)(void **args, const struct mock_node *g);
+
+/* Clears the state and every registered kernel, and sets the device (NULL:
+ * one "Mock GPU" of compute capability 9.0 with 132 SMs, 227 KiB opt-in). */
+void mock_cuda_reset(const struct mock_config *c);
+struct mock_state *mock_cuda_state(void);
+/* A function named 'name' exists in a loaded module when the image's bytes
+ * contain the name; registering gives it nparams parameters and a body. */
+void mock_cuda_register(const char *name, int nparams, mock_kernel_fn fn);
+
+#endif
