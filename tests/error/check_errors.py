@@ -8,6 +8,9 @@ Each case is a file NAME.expect under tests/error/ (any depth), holding:
     status: 1                                                (optional, default 1)
     match: prefix        (optional: the expected line is a prefix, for messages
                           that name something of the machine, like its CPU)
+    build: cuda          (optional: the case is about a build with (cuda) or
+           no-cuda        without (no-cuda) the GPU backend, as `tessera version`'s
+                          targets say; in the other kind of build it does not apply)
     tessera: error: graphs/NAME.json: node 'add#0': ...      (the expected line)
 Blank lines and lines starting with '#' are ignored. Without "args:", the case
 runs `tessera run <NAME.json beside the .expect> --target ref --fill random`.
@@ -25,7 +28,7 @@ import sys
 
 
 def load_case(path, root):
-    args, status, expect, prefix, env = None, 1, None, False, {}
+    args, status, expect, prefix, env, build = None, 1, None, False, {}, None
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
@@ -40,6 +43,10 @@ def load_case(path, root):
                 status = int(line[len("status:"):])
             elif line.strip() == "match: prefix":
                 prefix = True
+            elif line.startswith("build:"):
+                build = line[len("build:"):].strip()
+                if build not in ("cuda", "no-cuda"):
+                    raise ValueError(f"{path}: build: must be cuda or no-cuda")
             elif expect is None:
                 expect = line
             else:
@@ -49,7 +56,16 @@ def load_case(path, root):
     if args is None:
         graph = os.path.relpath(path[: -len(".expect")] + ".json", root)
         args = ["run", graph, "--target", "ref", "--fill", "random"]
-    return args, status, expect, prefix, env
+    return args, status, expect, prefix, env, build
+
+
+def built_with_cuda(tessera):
+    p = subprocess.run([tessera, "version"], capture_output=True, text=True, timeout=30)
+    for line in p.stdout.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "targets":
+            return "cuda" in [t.strip() for t in value.split(",")]
+    return False
 
 
 def main():
@@ -65,14 +81,18 @@ def main():
             if name.endswith(".expect"):
                 cases.append(os.path.join(d, name))
     cases.sort()
-    passed = failed = 0
+    passed = failed = other = 0
+    this_build = "cuda" if built_with_cuda(opt.tessera) else "no-cuda"
     for path in cases:
         rel = os.path.relpath(path, root)
         try:
-            args, status, expect, prefix, env = load_case(path, root)
+            args, status, expect, prefix, env, build = load_case(path, root)
         except ValueError as e:
             print(f"FAIL {rel}: {e}")
             failed += 1
+            continue
+        if build is not None and build != this_build:
+            other += 1  # a case about the other kind of build: not run here
             continue
         try:
             p = subprocess.run([opt.tessera] + args, cwd=root, capture_output=True,
@@ -102,7 +122,9 @@ def main():
     if not cases:
         print("no cases found")
         failed += 1
-    print(f"error corpus: {passed} passed, {failed} failed")
+    tail = f" ({other} cases are for builds {'without' if this_build == 'cuda' else 'with'} the GPU backend)" \
+        if other else ""
+    print(f"error corpus: {passed} passed, {failed} failed{tail}")
     return 1 if failed else 0
 
 

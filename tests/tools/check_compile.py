@@ -274,6 +274,44 @@ def embedded_cubins(blob):
     return found
 
 
+def write_safetensors(path, tensors):
+    """tensors: name -> (safetensors dtype, shape, raw bytes)."""
+    header, blob = {}, b""
+    for name, (dt, shape, raw) in tensors.items():
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + blob)
+
+
+def check_cuda_spec_example(t, w):
+    """The graph the format's authors wrote (the first JSON block of
+    docs/FORMAT.md, verbatim) compiles for the GPU offline, for sm_80 and sm_90a."""
+    with open(os.path.join(ROOT, "docs", "FORMAT.md"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"```json\n(.*?)```", text, re.S)
+    if not check(m is not None, "docs/FORMAT.md has a JSON example"):
+        return
+    d = os.path.join(w, "spec-example")
+    os.makedirs(d, exist_ok=True)
+    graph = json.loads(m.group(1))
+    with open(os.path.join(d, "graph.json"), "w") as f:
+        f.write(m.group(1))
+    vocab, width = 97, 32   # the example names the weights, not their sizes
+    floats = lambda n, k: struct.pack(f"<{n}f", *[((i * k) % 17 - 8) / 16 + 0.03 for i in range(n)])
+    write_safetensors(os.path.join(d, graph["weights"]),
+                      {"wte": ("F32", [vocab, width], floats(vocab * width, 7)),
+                       "ln.weight": ("F32", [width], floats(width, 3)),
+                       "ln.bias": ("F32", [width], floats(width, 5))})
+    for arch in ("sm_80", "sm_90a"):
+        out = os.path.join(w, f"spec-cuda-{arch}")
+        p = run(t, "compile", os.path.join(d, "graph.json"), "--target", "cuda", "--arch", arch, "-o", out)
+        check(p.returncode == 0 and f"for {arch}" in p.stdout,
+              f"FORMAT.md's example compiles for {arch}: {p.stdout} {p.stderr}")
+
+
 def check_cuda(t, w, sanitized):
     """compile --target cuda of examples/gpt (a graph someone else wrote), offline."""
     graph = os.path.join(ROOT, "examples", "gpt", "graph.json")
@@ -358,6 +396,7 @@ def main():
         check_gpt_extras(t, w, cc, san)
     if "targets: ref, cpu, cuda" in run(t, "version").stdout or "targets: ref, cuda" in run(t, "version").stdout:
         check_cuda(t, w, bool(san))
+        check_cuda_spec_example(t, w)
     else:
         print("compile: --target cuda skipped (this build has no GPU backend)")
     print(f"compile: {passed} passed, {failed} failed")
