@@ -82,6 +82,13 @@ struct ts_rt_plan {
     int nconsts;
 };
 
+/* session.c: checks a plan's data for any executor: tensor and buffer
+ * tables, arena bounds, weights and constants present, launches naming
+ * existing kernels and buffers. 0, or 1 with "plan: …" in err. Executors add
+ * their own checks (CPU: kernel code; CUDA: symbols, geometry). */
+int ts_rt_plan_check(const struct ts_rt_plan *plan, const void *const *weights, char *err,
+                     size_t errsize);
+
 /* ---- pool.c: the persistent thread pool --------------------------------- */
 
 /* nthreads workers (the caller counts as one); 0 means one per online core. */

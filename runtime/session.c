@@ -147,8 +147,7 @@ static int ts_rt_check_buffers(const struct ts_rt_plan *plan, const void *const 
     return 0;
 }
 
-static int ts_rt_check_launches(const struct ts_rt_plan *plan, const ts_rt_kernel_fn *kernels,
-                                char *err, size_t errsize) {
+static int ts_rt_check_launches(const struct ts_rt_plan *plan, char *err, size_t errsize) {
     char label[160];
     if (plan->nlaunches < 0)
         TS_RT_FAIL("plan: launch count %d is negative", plan->nlaunches);
@@ -160,8 +159,6 @@ static int ts_rt_check_launches(const struct ts_rt_plan *plan, const ts_rt_kerne
             TS_RT_FAIL("plan: launch %d names kernel %d, but the plan has %d kernels", i,
                        l->kernel, plan->nkernels);
         ts_rt_kernel_label(plan, l->kernel, label, sizeof label);
-        if (!kernels[l->kernel])
-            TS_RT_FAIL("plan: launch %d: kernel %s has no code", i, label);
         if (l->ntasks < 0)
             TS_RT_FAIL("plan: launch %d (kernel %s) has a negative task count (%lld)", i, label,
                        (long long)l->ntasks);
@@ -183,16 +180,14 @@ static int ts_rt_check_launches(const struct ts_rt_plan *plan, const ts_rt_kerne
     return 0;
 }
 
-/* Everything session_init relies on, so that a hand-made or loaded plan that
- * is wrong gives a message instead of a wild pointer. */
-static int ts_rt_check_plan(const struct ts_rt_plan *plan, const ts_rt_kernel_fn *kernels,
-                            const void *const *weights, char *err, size_t errsize) {
+int ts_rt_plan_check(const struct ts_rt_plan *plan, const void *const *weights, char *err,
+                     size_t errsize) {
     if (!plan)
         TS_RT_FAIL("plan: no plan");
     if (plan->arena_bytes < 0)
         TS_RT_FAIL("plan: arena size %lld is negative", (long long)plan->arena_bytes);
-    if (plan->nkernels < 0 || (plan->nkernels > 0 && !kernels))
-        TS_RT_FAIL("plan: %d kernels but no kernel table", plan->nkernels);
+    if (plan->nkernels < 0)
+        TS_RT_FAIL("plan: %d kernels", plan->nkernels);
     if (ts_rt_check_tensors("input", plan->inputs, plan->ninputs, err, errsize) ||
         ts_rt_check_tensors("output", plan->outputs, plan->noutputs, err, errsize) ||
         ts_rt_check_tensors("weight", plan->weights, plan->nweights, err, errsize))
@@ -203,7 +198,26 @@ static int ts_rt_check_plan(const struct ts_rt_plan *plan, const ts_rt_kernel_fn
         TS_RT_FAIL("plan: %d consts but no const table", plan->nconsts);
     if (ts_rt_check_buffers(plan, weights, err, errsize))
         return 1;
-    return ts_rt_check_launches(plan, kernels, err, errsize);
+    return ts_rt_check_launches(plan, err, errsize);
+}
+
+/* Everything session_init relies on, so that a hand-made or loaded plan that
+ * is wrong gives a message instead of a wild pointer: the plan's data, then
+ * code for every kernel a launch names. */
+static int ts_rt_check_plan(const struct ts_rt_plan *plan, const ts_rt_kernel_fn *kernels,
+                            const void *const *weights, char *err, size_t errsize) {
+    if (plan && plan->nkernels > 0 && !kernels)
+        TS_RT_FAIL("plan: %d kernels but no kernel table", plan->nkernels);
+    if (ts_rt_plan_check(plan, weights, err, errsize))
+        return 1;
+    char label[160];
+    for (int i = 0; i < plan->nlaunches; i++) {
+        const struct ts_rt_launch *l = &plan->launches[i];
+        ts_rt_kernel_label(plan, l->kernel, label, sizeof label);
+        if (!kernels[l->kernel])
+            TS_RT_FAIL("plan: launch %d: kernel %s has no code", i, label);
+    }
+    return 0;
 }
 
 /* 64-byte aligned memory of at least 'nbytes' (never NULL on success, even for

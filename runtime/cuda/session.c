@@ -33,13 +33,6 @@ static int64_t ts_cu_const_bytes(const struct ts_rt_plan *plan, int c) {
     return n;
 }
 
-static int ts_cu_check_tensors(const char *what, const struct ts_rt_tensor *t, int n, char *err, size_t errsize) {
-    if (n < 0 || (n > 0 && !t)) TS_CU_FAIL("plan: bad %s table (%d %ss)", what, n, what);
-    for (int i = 0; i < n; i++)
-        if (t[i].nbytes < 0) TS_CU_FAIL("plan: %s %d has a negative size", what, i);
-    return 0;
-}
-
 /* What init relies on: a wrong plan or image is a message, never a wild
  * pointer on the device. */
 static int ts_cu_check_plan(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
@@ -47,63 +40,14 @@ static int ts_cu_check_plan(const struct ts_rt_plan *plan, const struct ts_rt_cu
     if (!plan) TS_CU_FAIL("plan: no plan");
     if (!image || (!image->cubin && !image->ptx)) TS_CU_FAIL("plan: no CUDA code (neither cubin nor PTX)");
     if (image->cubin && image->cubin_size == 0) TS_CU_FAIL("plan: the cubin is empty");
-    if (plan->arena_bytes < 0) TS_CU_FAIL("plan: arena size %lld is negative", (long long)plan->arena_bytes);
-    if (plan->nkernels < 0 || (plan->nkernels > 0 && !image->symbols))
-        TS_CU_FAIL("plan: %d kernels but no kernel symbols", plan->nkernels);
-    if (ts_cu_check_tensors("input", plan->inputs, plan->ninputs, err, errsize) ||
-        ts_cu_check_tensors("output", plan->outputs, plan->noutputs, err, errsize) ||
-        ts_cu_check_tensors("weight", plan->weights, plan->nweights, err, errsize))
-        return 1;
-    if (plan->nweights > 0 && !weights) TS_CU_FAIL("plan: %d weights but no weight pointers", plan->nweights);
-    for (int i = 0; i < plan->nweights; i++)
-        if (plan->weights[i].nbytes > 0 && !weights[i]) TS_CU_FAIL("plan: weight %d has no data", i);
-    if (plan->nconsts < 0 || (plan->nconsts > 0 && !plan->consts)) TS_CU_FAIL("plan: bad const table");
-    if (plan->nbuffers < 0 || (plan->nbuffers > 0 && !plan->buffers)) TS_CU_FAIL("plan: bad buffer table");
-    for (int b = 0; b < plan->nbuffers; b++) {
-        const struct ts_rt_buffer *buf = &plan->buffers[b];
-        int64_t limit = -1;
-        switch (buf->kind) {
-        case TS_RT_BUF_ARENA:
-            if (buf->offset < 0 || buf->offset > plan->arena_bytes || buf->nbytes < 0 ||
-                buf->nbytes > plan->arena_bytes - buf->offset)
-                TS_CU_FAIL("plan: buffer %d lies outside the arena of %lld bytes", b, (long long)plan->arena_bytes);
-            continue;
-        case TS_RT_BUF_INPUT:
-            if (buf->index >= 0 && buf->index < plan->ninputs) limit = plan->inputs[buf->index].nbytes;
-            break;
-        case TS_RT_BUF_OUTPUT:
-            if (buf->index >= 0 && buf->index < plan->noutputs) limit = plan->outputs[buf->index].nbytes;
-            break;
-        case TS_RT_BUF_WEIGHT:
-            if (buf->index >= 0 && buf->index < plan->nweights) limit = plan->weights[buf->index].nbytes;
-            break;
-        case TS_RT_BUF_CONST:
-            if (buf->index >= 0 && buf->index < plan->nconsts) limit = buf->nbytes;
-            if (limit > 0 && !plan->consts[buf->index]) TS_CU_FAIL("plan: const %d has no data", buf->index);
-            break;
-        default:
-            TS_CU_FAIL("plan: buffer %d has unknown kind %d", b, (int)buf->kind);
-        }
-        if (limit < 0 || buf->nbytes < 0 || buf->nbytes > limit)
-            TS_CU_FAIL("plan: buffer %d names a missing or smaller tensor (index %d)", b, buf->index);
-    }
-    if (plan->nlaunches < 0 || (plan->nlaunches > 0 && !plan->launches)) TS_CU_FAIL("plan: bad launch table");
+    if (plan->nkernels > 0 && !image->symbols) TS_CU_FAIL("plan: %d kernels but no kernel symbols", plan->nkernels);
+    if (ts_rt_plan_check(plan, weights, err, errsize)) return 1;
     char label[160];
     for (int i = 0; i < plan->nlaunches; i++) {
         const struct ts_rt_launch *l = &plan->launches[i];
-        if (l->kernel < 0 || l->kernel >= plan->nkernels)
-            TS_CU_FAIL("plan: launch %d names kernel %d, but the plan has %d kernels", i, l->kernel, plan->nkernels);
         ts_cu_kernel_label(plan, l->kernel, label, sizeof label);
         if (!image->symbols[l->kernel] || !image->symbols[l->kernel][0])
             TS_CU_FAIL("plan: launch %d: kernel %s has no CUDA symbol", i, label);
-        if (l->nargs < 0 || (l->nargs > 0 && !l->args))
-            TS_CU_FAIL("plan: launch %d (kernel %s) has a bad argument list", i, label);
-        for (int a = 0; a < l->nargs; a++)
-            if (l->args[a] < 0 || l->args[a] >= plan->nbuffers)
-                TS_CU_FAIL("plan: launch %d (kernel %s): argument %d names buffer %d, but the plan has %d buffers", i,
-                           label, a, (int)l->args[a], plan->nbuffers);
-        if (l->nerrors < 0 || (l->nerrors > 0 && !l->errors))
-            TS_CU_FAIL("plan: launch %d (kernel %s) has a bad error table", i, label);
         if (l->workspace_bytes < 0 || l->workspace_bytes > ((int64_t)1 << 40))
             TS_CU_FAIL("plan: launch %d (kernel %s) asks for %lld workspace bytes", i, label,
                        (long long)l->workspace_bytes);
