@@ -87,6 +87,7 @@ enum ts_status ts_plan_from_program(const struct ts_program *p, struct ts_rt_pla
         l->kernel = i;
         l->ntasks = ts_kernel_ntasks(k);
         l->scratch_bytes = ts_kernel_scratch_bytes(k);
+        l->threads = ts_kernel_cpu_threads(k);
         l->nargs = k->ninputs + 1;
         l->args = args;
         l->errors = k->errors;

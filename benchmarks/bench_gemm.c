@@ -183,7 +183,7 @@ static bool bench_one(const struct problem *pr, const struct opts *o, const stru
     int64_t ntasks = ts_kernel_ntasks(&k);
 
     /* Check first: each against the other, with a bound that grows with K. */
-    ts_rt_pool_run(pool, ntasks, run_share, &job);
+    ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
     sgemm_openblas(pr, a, b, c2);
     double max_err = 0;
     bool ok = true;
@@ -206,10 +206,10 @@ static bool bench_one(const struct problem *pr, const struct opts *o, const stru
     double t1[MAXREP], t2[MAXREP];
     int reps = 0;
     double spent = 0;
-    ts_rt_pool_run(pool, ntasks, run_share, &job);
+    ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
     while (reps < MAXREP && (reps < 5 || spent < o->min_time)) {
         double t = ts_rt_now_seconds();
-        ts_rt_pool_run(pool, ntasks, run_share, &job);
+        ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
         t1[reps] = ts_rt_now_seconds() - t;
         spent += t1[reps++];
     }

@@ -549,6 +549,7 @@ const char *ts_gemm_instr_name(enum ts_gemm_instr i);
 struct ts_sched_pointwise {
     int vector_width;       /* elements per vector operation (CPU: 8 for AVX2 f32) */
     int64_t rows_per_task;  /* outer rows (all dims but the last) per thread-pool task */
+    int threads;            /* CPU workers its tasks spread over (0: all of the session's) */
     struct {
         int threads;        /* threads per block */
         int vec;            /* consecutive last-dim elements per thread (1, 2, 4, 8):
@@ -558,6 +559,7 @@ struct ts_sched_pointwise {
 struct ts_sched_rowwise {
     int vector_width;
     int64_t rows_per_task;
+    int threads;            /* as for pointwise */
     struct {
         int threads;        /* threads per block; one block per row */
         int vec;            /* consecutive inner elements per thread per access */
@@ -566,6 +568,7 @@ struct ts_sched_rowwise {
 struct ts_sched_gemm {
     int mc, kc, nc;         /* cache blocks: rows of A, depth, columns of B packed at a time */
     int mr, nr;             /* register block of the micro-kernel (nr a multiple of the vector width) */
+    int threads;            /* as for pointwise */
     struct {
         int bm, bn, bk;     /* block tile: C rows, C columns, k per pipeline stage */
         int wm, wn;         /* warp tile: a block has (bm/wm)·(bn/wn) warps */
@@ -577,11 +580,20 @@ struct ts_sched_gemm {
 };
 struct ts_sched_attention {
     int block_q, block_k;   /* query rows per task, keys per online-softmax step */
+    int threads;            /* as for pointwise */
     struct {
         int block_q, block_k;  /* query rows per block, keys per step */
         int warps;             /* warps per block */
         int stages;            /* k/v tiles in flight (cp.async), >= 1 */
     } gpu;
+};
+
+/* A kernel's schedule, whichever its kind: what the autotuner searches and records. */
+union ts_sched {
+    struct ts_sched_pointwise pointwise;
+    struct ts_sched_rowwise rowwise;
+    struct ts_sched_gemm gemm;
+    struct ts_sched_attention attention;
 };
 
 struct ts_kernel {
@@ -611,12 +623,8 @@ struct ts_kernel {
         bool causal;
         bool has_mask;
     } attn;
-    union {
-        struct ts_sched_pointwise pointwise;
-        struct ts_sched_rowwise rowwise;
-        struct ts_sched_gemm gemm;
-        struct ts_sched_attention attention;
-    } sched;
+    union ts_sched sched;
+    bool tuned;                  /* sched came from a tuning record (inspect says so) */
     const char **absorbed;       /* names of the graph nodes it computes (for inspect) */
     int nabsorbed;
     const char **errors;         /* run-time error messages, numbered from 1 (DIV, LOAD_AT) */
@@ -643,6 +651,8 @@ int64_t ts_kernel_ntasks(const struct ts_kernel *k);
 int64_t ts_kernel_scratch_bytes(const struct ts_kernel *k);
 /* Fills k->sched with the default schedule for the CPU (vector width in f32 lanes). */
 void ts_sched_default_cpu(struct ts_kernel *k, int vector_width);
+/* The CPU workers k's schedule asks for (0: all of the session's). */
+int ts_kernel_cpu_threads(const struct ts_kernel *k);
 
 enum ts_kbuffer_kind {
     TS_KBUF_INPUT,   /* a graph input: the caller's memory */

@@ -254,3 +254,13 @@ void ts_sched_default_cpu(struct ts_kernel *k, int vector_width) {
     default: TS_ASSERT(!"bad kernel kind");
     }
 }
+
+int ts_kernel_cpu_threads(const struct ts_kernel *k) {
+    switch (k->kind) {
+    case TS_KERNEL_POINTWISE: return k->sched.pointwise.threads;
+    case TS_KERNEL_ROWWISE: return k->sched.rowwise.threads;
+    case TS_KERNEL_GEMM: return k->sched.gemm.threads;
+    case TS_KERNEL_ATTENTION: return k->sched.attention.threads;
+    default: return 0;
+    }
+}

@@ -389,6 +389,7 @@ static enum ts_status check_kind(const struct checker *c) {
 static enum ts_status check_kernel(struct checker *c) {
     const struct ts_kernel *k = c->k;
     if (!k->name) return fail(c, "a kernel has no name");
+    if (ts_kernel_cpu_threads(k) < 0) return fail(c, "schedule threads %d is negative", ts_kernel_cpu_threads(k));
     if (k->rank < 0 || k->rank > TS_MAX_RANK) return fail(c, "rank %d", k->rank);
     for (int j = 0; j < k->rank; j++)
         if (k->dims[j] < 0) return fail(c, "dim %d is %lld", j, (long long)k->dims[j]);

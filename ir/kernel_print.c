@@ -85,6 +85,8 @@ static void print_schedule(FILE *f, const struct ts_kernel *k) {
         break;
     default: break;
     }
+    if (ts_kernel_cpu_threads(k) > 0) fprintf(f, ", threads %d", ts_kernel_cpu_threads(k));
+    if (k->tuned) fprintf(f, " [tuned]");
     fprintf(f, " (%lld task%s", (long long)tasks, tasks == 1 ? "" : "s");
     if (scratch) fprintf(f, ", scratch %lld bytes", (long long)scratch);
     fprintf(f, ")\n");

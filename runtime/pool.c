@@ -2,6 +2,8 @@
  * between runs (spinning briefly, then sleeping on a condition variable); each
  * run splits [0, ntasks) into contiguous ranges, one per worker, the caller
  * doing range 0. One caller at a time; fn must not call back into the pool. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -189,10 +191,12 @@ int ts_rt_pool_threads(const struct ts_rt_pool *p) {
     return p->nthreads;
 }
 
-int32_t ts_rt_pool_run(struct ts_rt_pool *p, int64_t ntasks, ts_rt_pool_fn fn, void *ctx) {
+int32_t ts_rt_pool_run(struct ts_rt_pool *p, int64_t ntasks, int max_workers, ts_rt_pool_fn fn, void *ctx) {
     if (ntasks <= 0)
         return 0;
     int active = ntasks < p->nthreads ? (int)ntasks : p->nthreads;
+    if (max_workers > 0 && active > max_workers)
+        active = max_workers;
     if (active == 1)
         return fn(ctx, 0, 0, ntasks); /* wakes nobody */
 
@@ -225,6 +229,33 @@ int32_t ts_rt_pool_run(struct ts_rt_pool *p, int64_t ntasks, ts_rt_pool_fn fn, v
     for (int w = 0; w < active; w++)
         if (p->slots[w].result != 0)
             return p->slots[w].result;
+    return 0;
+}
+
+int ts_rt_pool_pin(struct ts_rt_pool *p, char *err, size_t errsize) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+        snprintf(err, errsize, "cannot read the CPUs this process may use: %s", strerror(errno));
+        return 1;
+    }
+    int cpu = -1;
+    for (int w = 0; w < p->nthreads; w++) {
+        /* the next allowed CPU, wrapping around when there are more workers */
+        for (int tries = 0; tries < CPU_SETSIZE; tries++) {
+            cpu = (cpu + 1) % CPU_SETSIZE;
+            if (CPU_ISSET(cpu, &allowed)) break;
+        }
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_t t = w == 0 ? pthread_self() : p->slots[w].thread;
+        int rc = pthread_setaffinity_np(t, sizeof one, &one);
+        if (rc != 0) {
+            snprintf(err, errsize, "cannot pin worker %d to CPU %d: %s", w, cpu, strerror(rc));
+            return 1;
+        }
+    }
     return 0;
 }
 

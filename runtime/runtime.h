@@ -56,6 +56,7 @@ struct ts_rt_launch {
     const int32_t *args;   /* buffer indices: inputs, then the output */
     const char *const *errors; /* messages for return values 1, 2, … */
     int nerrors;
+    int threads;           /* CPU: at most this many workers take its tasks (0: all) */
     /* CUDA only (zero for CPU plans): launch geometry, dynamic shared memory,
      * and a device workspace private to this launch (zeroed once at session
      * start; the kernel leaves it zeroed). */
@@ -96,9 +97,13 @@ struct ts_rt_pool;
 int ts_rt_pool_init(int nthreads, struct ts_rt_pool **out, char *err, size_t errsize);
 int ts_rt_pool_threads(const struct ts_rt_pool *p);
 /* Runs fn(ctx, worker, begin, end) over [0, ntasks) split into contiguous
- * ranges, one per worker, and waits for all; returns the first nonzero result. */
+ * ranges, one per worker (at most max_workers of them; 0: every worker), and
+ * waits for all; returns the first nonzero result. */
 typedef int32_t (*ts_rt_pool_fn)(void *ctx, int worker, int64_t begin, int64_t end);
-int32_t ts_rt_pool_run(struct ts_rt_pool *p, int64_t ntasks, ts_rt_pool_fn fn, void *ctx);
+int32_t ts_rt_pool_run(struct ts_rt_pool *p, int64_t ntasks, int max_workers, ts_rt_pool_fn fn, void *ctx);
+/* Pins worker w (the caller is worker 0) to the w-th CPU the process may run
+ * on, so that timings do not move between cores: 0, or 1 with why in err. */
+int ts_rt_pool_pin(struct ts_rt_pool *p, char *err, size_t errsize);
 void ts_rt_pool_free(struct ts_rt_pool *p);
 
 /* ---- session.c: executing a plan ---------------------------------------- */
@@ -115,6 +120,8 @@ int ts_rt_session_init(const struct ts_rt_plan *plan, const ts_rt_kernel_fn *ker
 int ts_rt_session_run(struct ts_rt_session *s, const void *const *inputs, void *const *outputs,
                       char *err, size_t errsize);
 int ts_rt_session_threads(const struct ts_rt_session *s);
+/* ts_rt_pool_pin for the session's pool (the autotuner measures pinned). */
+int ts_rt_session_pin(struct ts_rt_session *s, char *err, size_t errsize);
 void ts_rt_session_free(struct ts_rt_session *s);
 
 /* ---- cuda/: executing a plan on an NVIDIA GPU ---------------------------- */
@@ -166,5 +173,42 @@ int ts_rt_cuda_session_time(struct ts_rt_cuda_session *s, int repeats, double *m
 const struct ts_rt_cuda_info *ts_rt_cuda_session_info(const struct ts_rt_cuda_session *s);
 bool ts_rt_cuda_session_used_ptx(const struct ts_rt_cuda_session *s); /* the cubin did not fit */
 void ts_rt_cuda_session_free(struct ts_rt_cuda_session *s);
+
+/* For the autotuner, which times one kernel at a time: 'repeats' replays of
+ * the graph on the inputs already on the device (no warm-up: run first),
+ * each timed alone between CUDA events, ms[i] getting replay i's
+ * milliseconds. With flush_l2, a device buffer of twice the GPU's L2
+ * (CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE; 256 MiB when the driver does not say),
+ * allocated on first use and kept by the session, is overwritten with
+ * cuMemsetD8Async before each replay, outside the timed interval: every
+ * replay then finds its operands in device memory, not in an L2 the
+ * previous replay warmed, as a kernel inside a model does. */
+int ts_rt_cuda_session_time_each(struct ts_rt_cuda_session *s, int repeats, bool flush_l2, double *ms, char *err,
+                                 size_t errsize);
+
+/* Retains device ordinal's primary context until the process ends, so that
+ * sessions made and freed one after another (one per candidate, in the
+ * autotuner's measuring process) share it instead of each creating it anew
+ * (a tenth of a second or more: the last release destroys it). */
+int ts_rt_cuda_keep_context(int ordinal, char *err, size_t errsize);
+
+/* What the calling thread's last ts_rt_cuda_session_* call ran into, so that
+ * a caller can sort failures without reading messages. */
+enum ts_rt_cuda_fault {
+    TS_RT_CUDA_FAULT_NONE,      /* it succeeded */
+    TS_RT_CUDA_FAULT_KERNEL,    /* a kernel raised its error word (an index out of range, …) */
+    TS_RT_CUDA_FAULT_RESOURCES, /* the GPU refused the code or its launch: module load, shared memory,
+                                   registers or threads per block, device memory */
+    TS_RT_CUDA_FAULT_LOST,      /* a sticky error (illegal address, trap, launch failure, …): the context,
+                                   and the driver in this process, fail every later call */
+    TS_RT_CUDA_FAULT_OTHER,     /* anything else: a bad plan or argument, an unexpected driver error */
+};
+enum ts_rt_cuda_fault ts_rt_cuda_last_fault(void);
+
+/* Whether this process has loaded and initialized the driver (cuInit). The
+ * driver does not survive fork(): a process that has initialized it cannot
+ * use the GPU from a forked child, so code that forks GPU workers (the
+ * autotuner) checks this first and leaves every driver call to the child. */
+bool ts_rt_cuda_driver_loaded(void);
 
 #endif

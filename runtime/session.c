@@ -344,7 +344,7 @@ int ts_rt_session_run(struct ts_rt_session *s, const void *const *inputs, void *
             .scratch = s->scratch,
             .stride = s->scratch_stride,
         };
-        int32_t e = ts_rt_pool_run(s->pool, l->ntasks, ts_rt_launch_trampoline, &ctx);
+        int32_t e = ts_rt_pool_run(s->pool, l->ntasks, l->threads, ts_rt_launch_trampoline, &ctx);
         if (e != 0) {
             char label[160];
             ts_rt_kernel_label(plan, l->kernel, label, sizeof label);
@@ -360,6 +360,10 @@ int ts_rt_session_run(struct ts_rt_session *s, const void *const *inputs, void *
 
 int ts_rt_session_threads(const struct ts_rt_session *s) {
     return ts_rt_pool_threads(s->pool);
+}
+
+int ts_rt_session_pin(struct ts_rt_session *s, char *err, size_t errsize) {
+    return ts_rt_pool_pin(s->pool, err, errsize);
 }
 
 void ts_rt_session_free(struct ts_rt_session *s) {

@@ -40,7 +40,7 @@ EXTENSIONS = (".c", ".h", ".def")
 # Third-party headers that belong to one folder (or to none of the libraries):
 # (description, test on the include name, folders that may include it).
 THIRD_PARTY = (
-    ("<cjson/...>", lambda n: n.startswith("cjson/"), ("frontend",)),
+    ("<cjson/...>", lambda n: n.startswith("cjson/"), ("frontend", "autotune")),
     ("<llvm-c/...>", lambda n: n.startswith("llvm-c/"), ("codegen",)),
     ("<nvrtc.h>", lambda n: n == "nvrtc.h", ("codegen",)),
     ("<cuda.h>", lambda n: n == "cuda.h", ("runtime",)),

@@ -150,7 +150,23 @@ enum ts_status ts_compile_cuda_code(const struct ts_program *p, const char *arch
 /* The compiler command that ts_compile_build runs. */
 const char *ts_compile_cc(void);
 
+/* tuned.c: --db FILE on compile, run and inspect. */
+struct ts_tune_target;
+/* The CPU target for cpu (NULL: native) with threads workers (0: every core). */
+enum ts_status ts_cli_cpu_target(const char *cpu, int threads, struct ts_tune_target *t, struct ts_diag *d);
+/* The GPU target: the device's (need_gpu: an error when there is none), or,
+ * compiling without that GPU, the arch alone (records match on it). */
+enum ts_status ts_cli_cuda_target(const char *arch, int device, bool strict_f32, bool need_gpu,
+                                  struct ts_tune_target *t, struct ts_diag *d);
+/* Whether the database holds a record of the target key (unreadable: false). */
+bool ts_cli_db_has_target(const char *db_path, const char *key);
+/* Applies the database's best records to p (ts_tune_apply) and says on
+ * standard error how many kernels got one (unless quiet). */
+enum ts_status ts_cli_apply_db(struct ts_program *p, const char *db_path, const struct ts_tune_target *t, bool quiet,
+                               struct ts_diag *d);
+
 int ts_cli_compile(int argc, char **argv);
+int ts_cli_db(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);
 int ts_cli_inspect(int argc, char **argv);
 int ts_cli_later(const char *verb, int argc, char **argv);

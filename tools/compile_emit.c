@@ -159,6 +159,7 @@ static void write_launches(FILE *f, const struct ts_rt_plan *plan) {
                    ".nargs = %d, .args = args%d",
                 l->kernel, l->ntasks, l->scratch_bytes, l->nargs, i);
         if (l->nerrors > 0) fprintf(f, ", .errors = errors%d, .nerrors = %d", i, l->nerrors);
+        if (l->threads > 0) fprintf(f, ", .threads = %d", l->threads);
         if ((uint64_t)l->grid[0] * l->grid[1] * l->grid[2] * l->block[0] * l->block[1] * l->block[2] > 0)
             fprintf(f, ",\n     .grid = {%uu, %uu, %uu}, .block = {%uu, %uu, %uu}, .shared_bytes = %uu", l->grid[0],
                     l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->shared_bytes);

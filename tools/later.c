@@ -10,7 +10,6 @@ static const struct {
     {"tune", "tessera tune MODEL.json --target cpu|cuda --db FILE [--trials N] [--budget SECONDS] [--shard i/N]",
      "it comes with the autotuner (issue #5)"},
     {"bench", "tessera bench gemm|attention|model ...", "it comes with the benchmark harness (issue #6)"},
-    {"db", "tessera db show|best|merge ...", "it comes with the autotuner (issue #5)"},
 };
 
 int ts_cli_later(const char *verb, int argc, char **argv) {

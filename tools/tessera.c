@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "run") == 0) return ts_cli_run(argc - 1, argv + 1);
     if (strcmp(verb, "inspect") == 0) return ts_cli_inspect(argc - 1, argv + 1);
     if (strcmp(verb, "compile") == 0) return ts_cli_compile(argc - 1, argv + 1);
+    if (strcmp(verb, "db") == 0) return ts_cli_db(argc - 1, argv + 1);
     int rc = ts_cli_later(verb, argc - 1, argv + 1);
     if (rc >= 0) return rc;
     fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "

@@ -2,7 +2,8 @@
  * loaded with dlopen, cuGetProcAddress found with dlsym and every other entry
  * point resolved through it at the ABI version tessera was written for, then
  * cuInit. No driver, the toolkit's stub library or no device each become one
- * clear line; the GPU probe (name, arch, SMs, memory) lives here too. */
+ * clear line; the GPU probe (name, arch, SMs, memory) lives here too, and the
+ * sorting of failures by kind (ts_rt_cuda_last_fault). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -155,7 +156,82 @@ const struct ts_cu *ts_cu_driver(char *err, size_t errsize) {
     return rc == 0 ? &ts_cu_table : NULL;
 }
 
+int ts_rt_cuda_keep_context(int ordinal, char *err, size_t errsize) {
+    struct ts_rt_cuda_info info;
+    if (ts_rt_cuda_probe(ordinal, &info, err, errsize)) return 1;
+    const struct ts_cu *cu = ts_cu_driver(err, errsize); /* loaded by the probe */
+    CUdevice dev;
+    CUcontext ctx;
+    CUresult r = cu->DeviceGet(&dev, ordinal);
+    if (r == CUDA_SUCCESS) r = cu->DevicePrimaryCtxRetain(&ctx, dev); /* never released */
+    if (r != CUDA_SUCCESS)
+        return ts_cu_fail(cu, r, err, errsize, "CUDA device %d (%s): retaining its primary context", ordinal,
+                          info.name);
+    return 0;
+}
+
+bool ts_rt_cuda_driver_loaded(void) {
+    pthread_mutex_lock(&ts_cu_lock);
+    bool loaded = ts_cu_loaded;
+    pthread_mutex_unlock(&ts_cu_lock);
+    return loaded;
+}
+
+/* ---- sorting failures (ts_rt_cuda_last_fault) ------------------------------ */
+
+static _Thread_local enum ts_rt_cuda_fault ts_cu_fault;
+
+enum ts_rt_cuda_fault ts_rt_cuda_last_fault(void) { return ts_cu_fault; }
+void ts_cu_fault_set(enum ts_rt_cuda_fault f) { ts_cu_fault = f; }
+
+int ts_cu_fault_done(int rc) {
+    if (rc == 0) ts_cu_fault = TS_RT_CUDA_FAULT_NONE;
+    else if (ts_cu_fault == TS_RT_CUDA_FAULT_NONE) ts_cu_fault = TS_RT_CUDA_FAULT_OTHER;
+    return rc;
+}
+
+/* The driver's documentation says which errors leave "the process in an
+ * inconsistent state" where "any further CUDA work will return the same
+ * error" (the sticky ones), and which refuse code or a launch for what it
+ * asks of the GPU. */
+enum ts_rt_cuda_fault ts_cu_fault_of(CUresult r) {
+    switch (r) {
+    case CUDA_SUCCESS: return TS_RT_CUDA_FAULT_NONE;
+    case CUDA_ERROR_ILLEGAL_ADDRESS:
+    case CUDA_ERROR_LAUNCH_TIMEOUT:
+    case CUDA_ERROR_CONTEXT_IS_DESTROYED:
+    case CUDA_ERROR_ASSERT:
+    case CUDA_ERROR_HARDWARE_STACK_ERROR:
+    case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+    case CUDA_ERROR_MISALIGNED_ADDRESS:
+    case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+    case CUDA_ERROR_INVALID_PC:
+    case CUDA_ERROR_LAUNCH_FAILED:
+    case CUDA_ERROR_ECC_UNCORRECTABLE:
+    case CUDA_ERROR_NVLINK_UNCORRECTABLE:
+    case CUDA_ERROR_CONTAINED:
+    case CUDA_ERROR_TENSOR_MEMORY_LEAK:
+    case CUDA_ERROR_NOT_INITIALIZED:
+    case CUDA_ERROR_DEINITIALIZED:
+    case CUDA_ERROR_UNKNOWN: return TS_RT_CUDA_FAULT_LOST;
+    case CUDA_ERROR_OUT_OF_MEMORY:
+    case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES:
+    case CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE:
+    case CUDA_ERROR_INVALID_IMAGE:
+    case CUDA_ERROR_NO_BINARY_FOR_GPU:
+    case CUDA_ERROR_INVALID_PTX:
+    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION:
+    case CUDA_ERROR_JIT_COMPILER_NOT_FOUND:
+    case CUDA_ERROR_INVALID_CLUSTER_SIZE: return TS_RT_CUDA_FAULT_RESOURCES;
+    default: return TS_RT_CUDA_FAULT_OTHER;
+    }
+}
+
 int ts_cu_fail(const struct ts_cu *cu, CUresult r, char *err, size_t errsize, const char *fmt, ...) {
+    /* The first failure of a call decides its kind (a later one may be the
+     * cleanup's), except that a lost context is always said. */
+    enum ts_rt_cuda_fault f = ts_cu_fault_of(r);
+    if (ts_cu_fault == TS_RT_CUDA_FAULT_NONE || f == TS_RT_CUDA_FAULT_LOST) ts_cu_fault = f;
     char what[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -65,6 +65,14 @@ const struct ts_cu *ts_cu_driver(char *err, size_t errsize);
 int ts_cu_fail(const struct ts_cu *cu, CUresult r, char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* ts_rt_cuda_last_fault's record (driver.c; one per thread): ts_cu_fail
+ * sorts its CUresult there (ts_cu_fault_of); the session's own checks set
+ * theirs; each public session call starts with ts_cu_fault_set(NONE) and
+ * ends with ts_cu_fault_done(rc), which makes an unsorted failure OTHER. */
+void ts_cu_fault_set(enum ts_rt_cuda_fault f);
+int ts_cu_fault_done(int rc);
+enum ts_rt_cuda_fault ts_cu_fault_of(CUresult r);
+
 /* ---- session.c, run.c: a plan on the GPU ---------------------------------- */
 
 #define TS_CU_ALIGN 256                     /* every piece of the one allocation */
@@ -94,6 +102,9 @@ struct ts_rt_cuda_session {
     int32_t *host_errors;    /* their copy after a run */
     CUdeviceptr *param_values; /* every launch's kernel parameters, one after another */
     void **param_ptrs;       /* what cuGraphAddKernelNode's kernelParams point to */
+    /* ts_rt_cuda_session_time_each's L2 flush buffer (0 until first used). */
+    CUdeviceptr flush;
+    size_t flush_bytes;
 };
 
 /* "'name'" for plan kernel k, or "#k" when the plan carries no name. */

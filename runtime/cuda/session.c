@@ -211,9 +211,11 @@ static int ts_cu_load_functions(struct ts_rt_cuda_session *s, const struct ts_rt
         }
         if (need <= TS_CU_STATIC_SHARED_LIMIT) continue;
         ts_cu_kernel_label(plan, k, label, sizeof label);
-        if ((int64_t)need > s->info.max_shared_optin)
+        if ((int64_t)need > s->info.max_shared_optin) {
+            ts_cu_fault_set(TS_RT_CUDA_FAULT_RESOURCES);
             TS_CU_FAIL("kernel %s needs %u bytes of shared memory per block; %s (%s) allows %d", label, need,
                        s->info.name, s->info.arch, s->info.max_shared_optin);
+        }
         CUresult r = cu->FuncSetAttribute(s->funcs[k], CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)need);
         if (r != CUDA_SUCCESS)
             return ts_cu_fail(cu, r, err, errsize, "kernel %s: allowing %u bytes of dynamic shared memory", label,
@@ -327,9 +329,9 @@ static int ts_cu_init_steps(struct ts_rt_cuda_session *s, const struct ts_rt_cud
     return 0;
 }
 
-int ts_rt_cuda_session_init(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
-                            const void *const *weights, int ordinal, struct ts_rt_cuda_session **out, char *err,
-                            size_t errsize) {
+static int ts_cu_session_init(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
+                              const void *const *weights, int ordinal, struct ts_rt_cuda_session **out, char *err,
+                              size_t errsize) {
     *out = NULL;
     if (ts_cu_check_plan(plan, image, weights, err, errsize)) return 1;
     struct ts_rt_cuda_session *s = calloc(1, sizeof *s);
@@ -366,6 +368,13 @@ int ts_rt_cuda_session_init(const struct ts_rt_plan *plan, const struct ts_rt_cu
     return 0;
 }
 
+int ts_rt_cuda_session_init(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
+                            const void *const *weights, int ordinal, struct ts_rt_cuda_session **out, char *err,
+                            size_t errsize) {
+    ts_cu_fault_set(TS_RT_CUDA_FAULT_NONE);
+    return ts_cu_fault_done(ts_cu_session_init(plan, image, weights, ordinal, out, err, errsize));
+}
+
 const struct ts_rt_cuda_info *ts_rt_cuda_session_info(const struct ts_rt_cuda_session *s) { return &s->info; }
 bool ts_rt_cuda_session_used_ptx(const struct ts_rt_cuda_session *s) { return s->used_ptx; }
 
@@ -381,6 +390,7 @@ void ts_rt_cuda_session_free(struct ts_rt_cuda_session *s) {
         if (s->end) cu->EventDestroy(s->end);
         if (s->stream) cu->StreamDestroy(s->stream);
         if (s->base) cu->MemFree(s->base);
+        if (s->flush) cu->MemFree(s->flush);
         if (s->module) cu->ModuleUnload(s->module);
         CUcontext popped;
         cu->CtxPopCurrent(&popped);

@@ -53,3 +53,18 @@ bool ts_rt_cuda_session_used_ptx(const struct ts_rt_cuda_session *s) {
 }
 
 void ts_rt_cuda_session_free(struct ts_rt_cuda_session *s) { (void)s; }
+
+int ts_rt_cuda_session_time_each(struct ts_rt_cuda_session *s, int repeats, bool flush_l2, double *ms, char *err,
+                                 size_t errsize) {
+    (void)s, (void)repeats, (void)flush_l2, (void)ms;
+    return ts_cu_unbuilt(err, errsize);
+}
+
+int ts_rt_cuda_keep_context(int ordinal, char *err, size_t errsize) {
+    (void)ordinal;
+    return ts_cu_unbuilt(err, errsize);
+}
+
+enum ts_rt_cuda_fault ts_rt_cuda_last_fault(void) { return TS_RT_CUDA_FAULT_OTHER; }
+
+bool ts_rt_cuda_driver_loaded(void) { return false; }

@@ -77,5 +77,13 @@ struct mock_state *mock_cuda_state(void);
 /* A function named 'name' exists in a loaded module when the image's bytes
  * contain the name; registering gives it nparams parameters and a body. */
 void mock_cuda_register(const char *name, int nparams, mock_kernel_fn fn);
+/* The image (cubin or PTX) of the module loaded last and not yet unloaded,
+ * NULL if none: whose code a kernel body is asked to run. */
+const void *mock_cuda_last_module_image(size_t *size);
+/* Graph launches of a kernel node whose blockDim.x is block_x return the
+ * CUresult 'result' (0: none fail); a sticky one (an illegal address, a
+ * launch failure) makes every later call return it, as the driver does,
+ * until this is called again. */
+void mock_cuda_fail_launches(unsigned block_x, int result);
 
 #endif

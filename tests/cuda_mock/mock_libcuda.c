@@ -56,12 +56,24 @@ static struct {
 static int nregistered;
 static struct CUfunc_st funcs[MOCK_MAX];
 static int nfuncs;
+/* For the autotuner's tests (test_cuda_tune.c), which look these up with
+ * dlsym: the module loaded last (its kernels are the candidate being
+ * measured), and graph launches that fail. */
+static struct CUmod_st *last_module;
+static unsigned fail_block_x;  /* launches with a node of this blockDim.x fail … */
+static CUresult fail_result;   /* … with this */
+static CUresult sticky;        /* a sticky failure happened: every later call returns it */
+#define MOCK_L2_BYTES (2 << 20)
 
 MOCK_EXPORT void mock_cuda_reset(const struct mock_config *c) {
     memset(&state, 0, sizeof state);
     state.min_version_asked = 1 << 30;
     nregistered = 0;
     nfuncs = 0;
+    last_module = NULL;
+    fail_block_x = 0;
+    fail_result = CUDA_SUCCESS;
+    sticky = CUDA_SUCCESS;
     if (c) {
         config = *c;
     } else {
@@ -85,6 +97,27 @@ MOCK_EXPORT void mock_cuda_register(const char *name, int nparams, mock_kernel_f
     registered[nregistered++].fn = fn;
 }
 
+/* The image of the module loaded last and not unloaded (NULL if none). */
+MOCK_EXPORT const void *mock_cuda_last_module_image(size_t *size) {
+    if (size) *size = last_module ? last_module->size : 0;
+    return last_module ? last_module->image : NULL;
+}
+
+/* Graph launches of a kernel node with blockDim.x == block_x return result
+ * (0: none fail). A sticky result (an illegal address …) poisons the
+ * process as the driver does: every later call returns it, until the next
+ * call of this function. */
+MOCK_EXPORT void mock_cuda_fail_launches(unsigned block_x, int result) {
+    fail_block_x = block_x;
+    fail_result = (CUresult)result;
+    sticky = CUDA_SUCCESS;
+}
+
+static bool is_sticky(CUresult r) {
+    return r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED || r == CUDA_ERROR_MISALIGNED_ADDRESS ||
+           r == CUDA_ERROR_ILLEGAL_INSTRUCTION;
+}
+
 static int find_registered(const char *name) {
     for (int i = 0; i < nregistered; i++)
         if (strcmp(registered[i].name, name) == 0) return i;
@@ -94,6 +127,7 @@ static int find_registered(const char *name) {
 /* Calls that need a current context check for one, as the driver does. */
 #define NEED_CONTEXT()                                  \
     do {                                                \
+        if (sticky != CUDA_SUCCESS) return sticky;      \
         if (state.ctx_depth <= 0) {                     \
             state.no_context_calls++;                   \
             return CUDA_ERROR_INVALID_CONTEXT;          \
@@ -124,6 +158,8 @@ static const struct {
     {CUDA_ERROR_NO_BINARY_FOR_GPU, "CUDA_ERROR_NO_BINARY_FOR_GPU", "no kernel image is available for execution on the device"},
     {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
     {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
+    {CUDA_ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered"},
+    {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch"},
 };
 static CUresult mGetErrorName(CUresult r, const char **s) {
     for (size_t i = 0; i < sizeof errors / sizeof *errors; i++)
@@ -164,6 +200,7 @@ static CUresult mDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
     case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = config.cc_minor; break;
     case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = config.sm_count; break;
     case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *v = config.max_shared_optin; break;
+    case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: *v = MOCK_L2_BYTES; break;
     default: return CUDA_ERROR_INVALID_VALUE;
     }
     return CUDA_SUCCESS;
@@ -241,12 +278,14 @@ static CUresult mModuleLoadDataEx(CUmodule *m, const void *image, unsigned int n
     mod->size = size;
     state.module_loads++;
     state.module_loads_ptx += ptx;
+    last_module = mod;
     *m = mod;
     return CUDA_SUCCESS;
 }
 static CUresult mModuleUnload(CUmodule m) {
     NEED_CONTEXT();
     state.module_unloads++;
+    if (m == last_module) last_module = NULL;
     free(m->image);
     free(m);
     return CUDA_SUCCESS;
@@ -377,6 +416,11 @@ static CUresult mGraphLaunch(CUgraphExec e, CUstream s) {
     NEED_CONTEXT();
     (void)s;
     state.graph_launches++;
+    for (int i = 0; i < e->n && fail_result != CUDA_SUCCESS; i++)
+        if (e->nodes[i].block[0] == fail_block_x) {
+            if (is_sticky(fail_result)) sticky = fail_result;
+            return fail_result;
+        }
     for (int i = 0; i < e->n; i++) {
         int r = find_registered(e->nodes[i].func);
         if (r < 0 || !registered[r].fn) continue; /* an unknown kernel does nothing */

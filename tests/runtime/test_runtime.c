@@ -47,7 +47,7 @@ static void test_pool_every_task_once(void) {
                 c.done = calloc((size_t)n + 1, sizeof *c.done);
                 c.worker = calloc((size_t)n + 1, sizeof *c.worker);
                 atomic_init(&c.bad_worker, 0);
-                CHECK(ts_rt_pool_run(p, n, count_fn, &c) == 0);
+                CHECK(ts_rt_pool_run(p, n, 0, count_fn, &c) == 0);
                 int once = 1, ordered = 1, used = 0;
                 for (int64_t i = 0; i < n; i++) {
                     once &= atomic_load(&c.done[i]) == 1;
@@ -88,8 +88,8 @@ static void test_pool_first_error(void) {
         struct ts_rt_pool *p = NULL;
         CHECK(ts_rt_pool_init(nthreads, &p, err, sizeof err) == 0);
         for (int repeat = 0; repeat < 20; repeat++) {
-            CHECK(ts_rt_pool_run(p, 1000, error_fn, NULL) == 7);
-            CHECK(ts_rt_pool_run(p, 500, error_fn, NULL) == 0); /* and it recovers */
+            CHECK(ts_rt_pool_run(p, 1000, 0, error_fn, NULL) == 7);
+            CHECK(ts_rt_pool_run(p, 500, 0, error_fn, NULL) == 0); /* and it recovers */
         }
         ts_rt_pool_free(p);
     }
@@ -120,7 +120,7 @@ static void test_pool_repeated_runs(void) {
         int64_t n = r % 11;
         struct sum_ctx c;
         atomic_init(&c.sum, 0);
-        all_right &= ts_rt_pool_run(p, n, sum_fn, &c) == 0;
+        all_right &= ts_rt_pool_run(p, n, 0, sum_fn, &c) == 0;
         all_right &= atomic_load(&c.sum) == n * (n + 1) / 2;
     }
     CHECK(all_right);
@@ -129,7 +129,7 @@ static void test_pool_repeated_runs(void) {
         nanosleep(&nap, NULL);
         struct sum_ctx c;
         atomic_init(&c.sum, 0);
-        CHECK(ts_rt_pool_run(p, 100, sum_fn, &c) == 0);
+        CHECK(ts_rt_pool_run(p, 100, 0, sum_fn, &c) == 0);
         CHECK(atomic_load(&c.sum) == 5050);
     }
     ts_rt_pool_free(p);
