@@ -21,7 +21,7 @@ static const char usage[] =
     "  version   print the version and what this build found\n"
     "  tune      search kernel schedules on this machine (not yet: issue #5)\n"
     "  bench     compare with cuBLAS / OpenBLAS / PyTorch (not yet: issue #6)\n"
-    "  db        show, pick and merge tuning records     (not yet: issue #5)\n";
+    "  db        show, pick and merge tuning records\n";
 
 /* The GPU backend: the build, NVRTC (loaded when used) and the driver and
  * GPU (loaded with dlopen): each reported, none of them required. */
