@@ -19,6 +19,7 @@
 
 #include "codegen/codegen.h"
 #include "ir/ir.h"
+#include "autotune/autotune.h"
 #include "runtime/runtime.h"
 
 struct problem {
@@ -104,28 +105,6 @@ static void make_kernel(const struct problem *pr, struct ts_koperand ops[2], str
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-/* The core clock in GHz from a chain of dependent adds (one per cycle). */
-static double measure_ghz(void) {
-#if defined(__x86_64__)
-    /* The best of several short runs: a neighbour taking the core for a
-     * moment only makes one run slower. */
-    double best = 0;
-    for (int rep = 0; rep < 20; rep++) {
-        long n = 40000000, x = 0;
-        double t = ts_rt_now_seconds();
-        __asm__ volatile("1: addq $1, %0\n\taddq $1, %0\n\taddq $1, %0\n\taddq $1, %0\n\t"
-                         "subq $4, %1\n\tjnz 1b"
-                         : "+r"(x), "+r"(n));
-        t = ts_rt_now_seconds() - t;
-        double ghz = 40000000 / t / 1e9;
-        if (ghz > best) best = ghz;
-    }
-    return best;
-#else
-    return 0;
-#endif
 }
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
@@ -304,7 +283,7 @@ int main(int argc, char **argv) {
 
     /* Peak: two FMA pipes of vector_width f32 lanes per core (32 FLOP/cycle
      * with AVX2, 64 with AVX-512 on Zen 4/5) at the measured clock. */
-    double ghz = measure_ghz();
+    double ghz = ts_tune_measure_ghz(); /* autotune/estimate.c: a dependent add chain */
     bool measured = ghz > 0.5;
     if (!measured) ghz = 2.6;
     double fpc = 4.0 * info.vector_width;
