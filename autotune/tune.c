@@ -201,7 +201,8 @@ enum ts_status ts_tune_program(const struct ts_program *p, const struct ts_tune_
     int ntasks = 0;
     TS_TRY(ts_tune_tasks(p, &tasks, &ntasks, d));
     struct ts_tune_db db = {0};
-    if (ts_tune_db_load(db_path, t, true, warn, &db, d) != TS_OK) {
+    /* Unfiltered: a database shared by several machines is normal; lookups match the target key. */
+    if (ts_tune_db_load(db_path, NULL, true, warn, &db, d) != TS_OK) {
         free(tasks);
         return d->status;
     }
