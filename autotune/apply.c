@@ -15,15 +15,26 @@ static bool matches(const struct ts_tune_record *rec, const struct ts_tune_targe
            strcmp(rec->target.arch, t->arch) == 0 && rec->target.strict_f32 == t->strict_f32;
 }
 
-static const struct ts_tune_record *best_record(const struct ts_tune_db *db, const char *task,
-                                                const struct ts_tune_target *t) {
-    if (t->device[0]) return ts_tune_db_best(db, task, t->key);
+/* The fastest OK record of the task on t whose schedule is legal for k
+ * now: a record made by an older tessera whose rules have changed since (or
+ * written by hand) is passed over for the next fastest, never trusted. */
+static const struct ts_tune_record *best_legal(const struct ts_tune_db *db, const struct ts_kernel *k,
+                                               const char *task, const struct ts_tune_target *t,
+                                               union ts_sched *sched) {
     const struct ts_tune_record *best = NULL;
     for (int i = 0; i < db->n; i++) {
         const struct ts_tune_record *rec = &db->recs[i];
-        if (rec->status != TS_TUNE_OK || !isfinite(rec->median_s) || strcmp(rec->task, task) != 0) continue;
-        if (!matches(rec, t)) continue;
-        if (!best || rec->median_s < best->median_s) best = rec;
+        if (rec->status != TS_TUNE_OK || !isfinite(rec->median_s) || rec->kind != k->kind ||
+            strcmp(rec->task, task) != 0 || !matches(rec, t))
+            continue;
+        if (best && rec->median_s >= best->median_s) continue;
+        struct ts_kernel tuned = *k;
+        ts_tune_sched_copy(k->kind, t->kind, &tuned.sched, &rec->sched);
+        struct ts_diag why;
+        ts_diag_clear(&why);
+        if (ts_tune_check(&tuned, t, &why) != TS_OK) continue;
+        best = rec;
+        *sched = tuned.sched;
     }
     return best;
 }
@@ -36,16 +47,9 @@ enum ts_status ts_tune_apply(struct ts_program *p, const struct ts_tune_db *db, 
         struct ts_kernel *k = &p->kernels[i];
         struct ts_tune_task task;
         ts_tune_task_of(p, i, &task);
-        const struct ts_tune_record *rec = best_record(db, task.hash, t);
-        if (!rec || rec->kind != k->kind) continue;
-        struct ts_kernel tuned = *k;
-        ts_tune_sched_copy(k->kind, t->kind, &tuned.sched, &rec->sched);
-        /* A record made by an older tessera whose rules have changed since
-         * is ignored rather than trusted. */
-        struct ts_diag why;
-        ts_diag_clear(&why);
-        if (ts_tune_check(&tuned, t, &why) != TS_OK) continue;
-        k->sched = tuned.sched;
+        union ts_sched sched;
+        if (!best_legal(db, k, task.hash, t, &sched)) continue;
+        k->sched = sched;
         k->tuned = true;
         (*applied)++;
     }

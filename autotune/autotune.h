@@ -38,6 +38,12 @@ enum ts_status ts_tune_target_cpu(const struct ts_cpu_info *cpu, int threads, st
 /* The GPU target from a probed device, the arch compiled for and NVRTC's version. */
 void ts_tune_target_cuda(const struct ts_rt_cuda_info *gpu, const struct ts_cuda_arch *arch, int nvrtc_major,
                          int nvrtc_minor, bool strict_f32, struct ts_tune_target *out);
+/* The GPU as the tuner must see it: ts_rt_cuda_probe run in a short-lived
+ * child process, so that the tuning process never initializes the driver
+ * itself (a process that has cannot use the GPU from the measuring child it
+ * forks). Build the target of `tune --target cuda` from this, not from
+ * ts_rt_cuda_probe. */
+enum ts_status ts_tune_cuda_probe(int device, struct ts_rt_cuda_info *out, struct ts_diag *d);
 /* Fills t->key from the other fields. */
 void ts_tune_target_key(struct ts_tune_target *t);
 /* 64-bit FNV-1a of n bytes, continuing from h (start with TS_FNV64_INIT). */
@@ -191,7 +197,7 @@ enum ts_tune_status {
     TS_TUNE_CRASH,       /* the measuring process died (signal) */
     TS_TUNE_HANG,        /* past the watchdog's timeout: killed */
     TS_TUNE_WRONG,       /* its first run disagreed with the reference */
-    TS_TUNE_ERROR,       /* it ran and reported an error */
+    TS_TUNE_ERROR,       /* it ran and reported an error, or its measuring process exited without a result */
     TS_TUNE_STATUS_COUNT
 };
 const char *ts_tune_status_name(enum ts_tune_status s); /* "ok", "illegal", "compile", … */
@@ -229,7 +235,8 @@ struct ts_tune_bench_opts {
  *       process (the only one that touches the driver, so a crashed
  *       context costs one restart) times the earlier ones with CUDA events.
  * Fault injection for tests: $TESSERA_TUNE_FAULT = "crash@N", "hang@N",
- * "wrong@N" or "error@N" (comma-separated) makes the bench's N-th
+ * "wrong@N", "error@N" or "exit@N" (the measuring process exits without a
+ * result; comma-separated) makes the bench's N-th
  * candidate (from 1) fail that way. */
 struct ts_tune_bench;
 enum ts_status ts_tune_bench_init(const struct ts_program *p, int kernel, const struct ts_tune_target *t,
@@ -288,9 +295,11 @@ void ts_tune_db_free(struct ts_tune_db *db);
 
 /* ---- apply.c, tune.c: using and making records ------------------------------ */
 
-/* Gives every kernel of p the best record of its task on t, where the
- * record's schedule is still legal (ts_tune_check); other kernels keep
- * their default. Marks applied kernels 'tuned'; *applied counts them. */
+/* Gives every kernel of p the fastest record of its task on t whose
+ * schedule is legal for it now (ts_tune_check): an illegal record (older
+ * rules, a hand edit) is passed over for the next fastest. Kernels with no
+ * such record keep their default. Marks applied kernels 'tuned'; *applied
+ * counts them. */
 enum ts_status ts_tune_apply(struct ts_program *p, const struct ts_tune_db *db, const struct ts_tune_target *t,
                              int *applied, struct ts_diag *d);
 
@@ -378,6 +387,10 @@ enum ts_status ts_cpu_exec_run(struct ts_cpu_exec *e, const struct ts_tensor *in
 /* Runs on raw caller buffers in plan order (no checks, no allocation): for timing. */
 enum ts_status ts_cpu_exec_run_raw(struct ts_cpu_exec *e, const void *const *inputs,
                                    void *const *outputs, struct ts_diag *d);
+/* Pins the session's workers one to a CPU (ts_rt_session_pin), so that
+ * timings do not move between cores; TS_ERR_RUNTIME with why when the
+ * system refuses (a container's CPU set), the session still usable. */
+enum ts_status ts_cpu_exec_pin(struct ts_cpu_exec *e, struct ts_diag *d);
 double ts_cpu_exec_compile_seconds(const struct ts_cpu_exec *e); /* codegen + JIT */
 int ts_cpu_exec_threads(const struct ts_cpu_exec *e);
 const struct ts_cpu_code *ts_cpu_exec_code(const struct ts_cpu_exec *e);

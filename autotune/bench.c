@@ -3,10 +3,12 @@
  * indices kept in range, the reference output, verification with the
  * tolerances of `run --check`, fault injection for tests) and the dispatch
  * of each batch of candidates to the target's backend after the legality check. */
+#define _GNU_SOURCE /* strsignal */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "autotune/bench_internal.h"
 
@@ -32,10 +34,10 @@ bool ts_tune_status_from_name(const char *name, enum ts_tune_status *out) {
 
 /* ---- fault injection ----------------------------------------------------- */
 
-/* $TESSERA_TUNE_FAULT: "crash@2,hang@3,wrong@4,error@5". Malformed items are
+/* $TESSERA_TUNE_FAULT: "crash@2,hang@3,wrong@4,error@5,exit@6". Malformed items are
  * ignored: this is a test hook, never user input that must be diagnosed. */
 static void parse_faults(struct ts_tune_bench *b) {
-    static const char *const names[TSB_FAULT_COUNT] = {NULL, "crash", "hang", "wrong", "error"};
+    static const char *const names[TSB_FAULT_COUNT] = {NULL, "crash", "hang", "wrong", "error", "exit"};
     const char *env = getenv("TESSERA_TUNE_FAULT");
     if (!env) return;
     const char *s = env;
@@ -149,16 +151,28 @@ static enum ts_status make_inputs(struct ts_tune_bench *b, struct ts_diag *d) {
 
 /* ---- verification ------------------------------------------------------------ */
 
+/* Whether k runs on tf32 tensor cores on t: f32 GEMMs (both factors f32,
+ * as codegen/cuda's automatic choice) and f32 attention, unless strict_f32.
+ * Candidates that pick SIMT instead are only more exact. */
+static bool uses_tf32(const struct ts_kernel *k, const struct ts_tune_target *t) {
+    if (t->kind != TS_TARGET_CUDA || t->strict_f32) return false;
+    if (k->kind == TS_KERNEL_GEMM)
+        return k->ninputs >= 2 && k->inputs[0].dtype == TS_F32 && k->inputs[1].dtype == TS_F32;
+    if (k->kind == TS_KERNEL_ATTENTION) return k->ninputs >= 1 && k->inputs[0].dtype == TS_F32;
+    return false;
+}
+
 /* `run --check`'s whole-model tolerances, widened with the square root of
  * the reduction length past 64 (a GEMM's k, a row's length, attention's
- * keys or head size): f32 round-off grows with it while the reference sums in double. */
-static void tolerances(struct ts_tune_bench *b) {
-    const struct ts_kernel *k = &b->sub->kernels[0];
-    double rtol = 0, atol = 0;
-    switch (b->ref.dtype) {
-    case TS_F32: rtol = atol = 1e-4; break;
-    case TS_F16: rtol = atol = 1e-2; break;
-    case TS_BF16: rtol = atol = 5e-2; break;
+ * keys or head size): f32 round-off grows with it while the reference sums
+ * in double. tf32 kernels with an f32 output get `run --check`'s 3e-2. */
+void tsb_tolerances(const struct ts_kernel *k, enum ts_dtype out, const struct ts_tune_target *t, double *rtol,
+                    double *atol) {
+    double tol = 0;
+    switch (out) {
+    case TS_F32: tol = 1e-4; break;
+    case TS_F16: tol = 1e-2; break;
+    case TS_BF16: tol = 5e-2; break;
     default: break; /* integers and bools: exact */
     }
     double red = 1;
@@ -168,10 +182,9 @@ static void tolerances(struct ts_tune_bench *b) {
         for (int i = k->nouter; i < k->rank; i++) red *= (double)k->dims[i];
     double scale = red > 64 ? sqrt(red / 64) : 1;
     /* tf32 tensor cores keep 10 mantissa bits of each f32 product's inputs. */
-    if (b->target.kind == TS_TARGET_CUDA && !b->target.strict_f32 && b->ref.dtype == TS_F32) rtol = atol = 3e-2;
-    else if (ts_dtype_is_float(b->ref.dtype)) rtol *= scale, atol *= scale;
-    b->rtol = rtol;
-    b->atol = atol;
+    if (out == TS_F32 && uses_tf32(k, t)) tol = 3e-2;
+    else if (ts_dtype_is_float(out)) tol *= scale;
+    *rtol = *atol = tol;
 }
 
 static struct ts_tensor view_of(const struct ts_tune_bench *b, const void *out) {
@@ -243,6 +256,17 @@ void tsb_fail(struct ts_tune_result *r, enum ts_tune_status s, const char *fmt, 
     va_end(ap);
 }
 
+enum ts_tune_status tsb_describe_end(int status, char *buf, size_t size) {
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(buf, size, "the measuring process died of signal %d (%s)", sig, strsignal(sig));
+        return TS_TUNE_CRASH;
+    }
+    snprintf(buf, size, "the measuring process exited with status %d without a result",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return TS_TUNE_ERROR;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -294,7 +318,7 @@ enum ts_status ts_tune_bench_init(const struct ts_program *p, int kernel, const 
     if (st == TS_OK) st = make_inputs(b, d);
     if (st == TS_OK) st = ts_program_run_ref(b->sub, b->inputs, &b->ref, d);
     if (st == TS_OK) {
-        tolerances(b);
+        tsb_tolerances(&b->sub->kernels[0], b->ref.dtype, &b->target, &b->rtol, &b->atol);
         st = t->kind == TS_TARGET_CPU ? tsb_cpu_init(b, d) : tsb_cuda_init(b, d);
     }
     if (st != TS_OK) {

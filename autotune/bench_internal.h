@@ -14,8 +14,10 @@ enum tsb_fault {
     TSB_FAULT_HANG,   /* it sleeps forever; the watchdog kills it → TS_TUNE_HANG */
     TSB_FAULT_WRONG,  /* one output element is perturbed before verifying → TS_TUNE_WRONG */
     TSB_FAULT_ERROR,  /* it reports a run error → TS_TUNE_ERROR */
+    TSB_FAULT_EXIT,   /* it exits with TSB_FAULT_EXIT_STATUS, no result sent → TS_TUNE_ERROR */
     TSB_FAULT_COUNT
 };
+#define TSB_FAULT_EXIT_STATUS 7
 #define TSB_MAX_FAULTS 32
 
 struct ts_tune_bench {
@@ -53,6 +55,12 @@ struct ts_tune_bench {
 /* Puts the target's fields of c into b->sub->kernels[0].sched (the others
  * keep the original kernel's). */
 void tsb_apply(struct ts_tune_bench *b, const union ts_sched *c);
+/* The tolerances tsb_verify uses for kernel k with an output of dtype out on
+ * t: `run --check`'s per dtype (f32 1e-4, f16 1e-2, bf16 5e-2; integers and
+ * bools 0: exact), times sqrt(reduction length / 64) past 64; f32 GEMM and
+ * attention on tf32 tensor cores (a CUDA target without strict_f32) 3e-2. */
+void tsb_tolerances(const struct ts_kernel *k, enum ts_dtype out, const struct ts_tune_target *t, double *rtol,
+                    double *atol);
 /* Compares out (ref's dtype and element count, raw, row-major) with the
  * reference: floats within atol + rtol·|ref| (NaN matches NaN, inf itself),
  * integers and bools exactly. On a mismatch returns false with why set to
@@ -65,6 +73,11 @@ void tsb_corrupt(const struct ts_tune_bench *b, void *out);
 /* Sets r to a failure: status s, error formatted, times INFINITY, count 0. */
 void tsb_fail(struct ts_tune_result *r, enum ts_tune_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* How a measuring process that sent no result ended, from its waitpid
+ * status: TS_TUNE_CRASH when a signal killed it ("the measuring process died
+ * of signal N (NAME)"), else TS_TUNE_ERROR ("the measuring process exited
+ * with status N without a result"); the message in buf. Both backends. */
+enum ts_tune_status tsb_describe_end(int status, char *buf, size_t size);
 /* Sets r's times from n measured run times (sorted in place): min, median, max. */
 void tsb_times(struct ts_tune_result *r, double *times, int n);
 
@@ -80,12 +93,6 @@ void tsb_cpu_run(struct ts_tune_bench *b, const union ts_sched *c, const enum ts
 void tsb_cpu_free(struct ts_tune_bench *b);
 
 enum ts_status tsb_cuda_init(struct ts_tune_bench *b, struct ts_diag *d);
-/* measure_cuda.c: ts_rt_cuda_probe run in a short-lived child process, so
- * that the tuner never initializes the driver itself (a process that has
- * cannot use the GPU from the measuring child it forks: tsb_cuda_init
- * refuses). What the tuner's GPU target should be built from; public, meant
- * for autotune.h. */
-enum ts_status ts_tune_cuda_probe(int device, struct ts_rt_cuda_info *out, struct ts_diag *d);
 void tsb_cuda_run(struct ts_tune_bench *b, const union ts_sched *c, const enum tsb_fault *faults, int n,
                   struct ts_tune_result *results);
 void tsb_cuda_free(struct ts_tune_bench *b);

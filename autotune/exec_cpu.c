@@ -70,6 +70,13 @@ enum ts_status ts_cpu_exec_run_raw(struct ts_cpu_exec *e, const void *const *inp
     return TS_OK;
 }
 
+enum ts_status ts_cpu_exec_pin(struct ts_cpu_exec *e, struct ts_diag *d) {
+    char err[256];
+    if (ts_rt_session_pin(e->session, err, sizeof err) != 0)
+        return ts_diag_set(d, TS_ERR_RUNTIME, e->program->graph->path, "", "%s", err);
+    return TS_OK;
+}
+
 static enum ts_status run_raw(void *ctx, const void *const *inputs, void *const *outputs, struct ts_diag *d) {
     return ts_cpu_exec_run_raw(ctx, inputs, outputs, d);
 }

@@ -102,48 +102,30 @@ static void fail_diag(struct ts_tune_result *r, enum ts_tune_status s, const str
     tsb_fail(r, s, "%s", msg);
 }
 
-/* The subprogram compiled and bound to a session of its own, as
- * ts_cpu_exec_init does, but keeping the session to pin its pool. */
-struct compiled {
-    struct ts_cpu_code *code;
-    ts_rt_kernel_fn fn[1];
-    struct ts_rt_plan plan;
-    struct ts_rt_session *session;
-};
-
-static bool compile(struct ts_tune_bench *b, struct compiled *cc, struct child_msg *m) {
+/* The subprogram compiled with the candidate's schedule (ts_cpu_exec) and
+ * its pool pinned; NULL with r failed: COMPILE, or ERROR when only the
+ * runtime session could not be made. */
+static struct ts_cpu_exec *compile(struct ts_tune_bench *b, struct child_msg *m) {
     struct ts_tune_result *r = &m->r;
     struct ts_diag d;
     ts_diag_clear(&d);
-    memset(cc, 0, sizeof *cc);
+    struct ts_cpu_exec_opts eo = {.cpu = b->opts.cpu, .threads = b->target.threads};
+    struct ts_cpu_exec *e = NULL;
     double t0 = ts_rt_now_seconds();
-    struct ts_cpu_opts co = {.cpu = b->opts.cpu, .opt_level = 3};
-    void *addr = NULL;
-    enum ts_status st = ts_cpu_codegen(b->sub, &co, &cc->code, &d);
-    if (st == TS_OK) st = ts_cpu_code_jit(cc->code, &addr, &d);
-    r->compile_s = ts_rt_now_seconds() - t0;
-    if (st == TS_OK) st = ts_plan_from_program(b->sub, &cc->plan, NULL, &d);
+    enum ts_status st = ts_cpu_exec_init(b->sub, &eo, &e, &d);
     if (st != TS_OK) {
-        fail_diag(r, TS_TUNE_COMPILE, &d);
-        return false;
+        r->compile_s = ts_rt_now_seconds() - t0;
+        /* TS_ERR_RUNTIME: only the session (threads, memory) failed, not the code. */
+        fail_diag(r, st == TS_ERR_RUNTIME ? TS_TUNE_ERROR : TS_TUNE_COMPILE, &d);
+        return NULL;
     }
-    memcpy(&cc->fn[0], &addr, sizeof cc->fn[0]); /* the JIT hands out data pointers */
-    char err[512];
-    if (ts_rt_session_init(&cc->plan, cc->fn, NULL, b->target.threads, &cc->session, err, sizeof err) != 0) {
-        tsb_fail(r, TS_TUNE_ERROR, "runtime: %s", err);
-        return false;
-    }
+    r->compile_s = ts_cpu_exec_compile_seconds(e);
     /* Unpinned timings are still timings: a refusal (a container's CPU
      * set, a sandbox) is noted, not fatal. */
-    if (ts_rt_session_pin(cc->session, m->pin_error, sizeof m->pin_error) == 0) m->pin_error[0] = '\0';
-    return true;
-}
-
-static enum ts_status run_raw(struct compiled *cc, const void *const *in, void *const *out, struct ts_diag *d) {
-    char err[768];
-    if (ts_rt_session_run(cc->session, in, out, err, sizeof err) != 0)
-        return ts_diag_set(d, TS_ERR_RUNTIME, "", "", "%s", err);
-    return TS_OK;
+    ts_diag_clear(&d);
+    if (ts_cpu_exec_pin(e, &d) != TS_OK)
+        snprintf(m->pin_error, sizeof m->pin_error, "%.*s", (int)sizeof m->pin_error - 1, d.what);
+    return e;
 }
 
 /* Everything a candidate's measurement does; returns with m filled. */
@@ -157,10 +139,11 @@ static void measure(struct ts_tune_bench *b, enum tsb_fault fault, struct child_
         tsb_fail(r, TS_TUNE_ERROR, "injected error ($TESSERA_TUNE_FAULT)");
         return;
     }
+    if (fault == TSB_FAULT_EXIT) _exit(TSB_FAULT_EXIT_STATUS);
     struct ts_diag d;
     ts_diag_clear(&d);
-    struct compiled cc;
-    if (!compile(b, &cc, m)) return;
+    struct ts_cpu_exec *e = compile(b, m);
+    if (!e) return;
     int nc = b->ncopies, ni = b->ninputs;
     void **outs = calloc((size_t)nc, sizeof *outs);
     double *times = calloc((size_t)o->max_runs, sizeof *times);
@@ -179,8 +162,8 @@ static void measure(struct ts_tune_bench *b, enum tsb_fault fault, struct child_
     }
     /* The check run on copy 0 into a zeroed output: elements the kernel does
      * not write stay zero, as in the reference. */
-    if (run_raw(&cc, (const void *const *)&b->copies[0], &outs[0], &d) != TS_OK) {
-        fail_diag(r, TS_TUNE_ERROR, &d);
+    if (ts_cpu_exec_run_raw(e, (const void *const *)&b->copies[0], &outs[0], &d) != TS_OK) {
+        tsb_fail(r, TS_TUNE_ERROR, "%s", d.what); /* the runtime's message alone */
         return;
     }
     if (fault == TSB_FAULT_WRONG) tsb_corrupt(b, outs[0]);
@@ -191,8 +174,9 @@ static void measure(struct ts_tune_bench *b, enum tsb_fault fault, struct child_
     }
     for (int w = 0; w < WARMUP_RUNS; w++) {
         int c = (w + 1) % nc;
-        if (run_raw(&cc, (const void *const *)&b->copies[(size_t)c * (size_t)ni], &outs[c], &d) != TS_OK) {
-            fail_diag(r, TS_TUNE_ERROR, &d);
+        const void *const *in = (const void *const *)&b->copies[(size_t)c * (size_t)ni];
+        if (ts_cpu_exec_run_raw(e, in, &outs[c], &d) != TS_OK) {
+            tsb_fail(r, TS_TUNE_ERROR, "%s", d.what);
             return;
         }
     }
@@ -202,10 +186,10 @@ static void measure(struct ts_tune_bench *b, enum tsb_fault fault, struct child_
         int c = (n + WARMUP_RUNS + 1) % nc;
         const void *const *in = (const void *const *)&b->copies[(size_t)c * (size_t)ni];
         double t0 = ts_rt_now_seconds();
-        enum ts_status st = run_raw(&cc, in, &outs[c], &d);
+        enum ts_status st = ts_cpu_exec_run_raw(e, in, &outs[c], &d);
         double t1 = ts_rt_now_seconds();
         if (st != TS_OK) {
-            fail_diag(r, TS_TUNE_ERROR, &d);
+            tsb_fail(r, TS_TUNE_ERROR, "%s", d.what);
             return;
         }
         times[n++] = t1 - t0;
@@ -275,12 +259,11 @@ static void measure_one(struct ts_tune_bench *b, enum tsb_fault fault, struct ts
     } else if (got == sizeof m) {
         *r = m.r;
         if (m.pin_error[0] && !b->pin_error[0]) snprintf(b->pin_error, sizeof b->pin_error, "%s", m.pin_error);
-    } else if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        tsb_fail(r, TS_TUNE_CRASH, "the measuring process died of signal %d (%s)", sig, strsignal(sig));
     } else {
-        tsb_fail(r, TS_TUNE_ERROR, "the measuring process exited with status %d without a result",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        /* No (whole) result: CRASH if a signal killed it, else ERROR. */
+        char why[256];
+        enum ts_tune_status s = tsb_describe_end(status, why, sizeof why);
+        tsb_fail(r, s, "%s", why);
     }
 }
 

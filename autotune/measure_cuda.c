@@ -79,16 +79,6 @@ static bool child_alive(struct tsm *st) {
     return st->pid > 0;
 }
 
-/* How a child that ended without a reply ended. */
-static void describe_death(int status, char *buf, size_t size) {
-    if (WIFSIGNALED(status))
-        snprintf(buf, size, "the measuring process died of signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, size, "the measuring process exited with status %d without a result",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-}
-
 /* Forks a measuring child and reads its hello: 0, or 1 with why in err
  * (no driver, no device: the runtime's line). */
 static int child_start(struct ts_tune_bench *b, struct tsm *st, char *err, size_t errsize) {
@@ -126,13 +116,14 @@ static int child_start(struct ts_tune_bench *b, struct tsm *st, char *err, size_
         snprintf(err, errsize, "the measuring process did not reach the GPU within %g s", b->opts.timeout_s);
         child_stop(st, true, 0);
     } else {
-        describe_death(child_stop(st, false, TSM_EXIT_WAIT_S), err, errsize);
+        tsb_describe_end(child_stop(st, false, TSM_EXIT_WAIT_S), err, errsize);
     }
     return 1;
 }
 
 /* Sends one compiled candidate and waits for its result, with the
- * watchdog: a dead child is CRASH, one past timeout_s is killed (HANG). */
+ * watchdog: a child killed by a signal is CRASH, one that exits without a
+ * reply ERROR, one past timeout_s is killed (HANG). */
 static void child_measure_remote(struct ts_tune_bench *b, struct tsm *st, const struct ts_cuda_code *code,
                                  enum tsb_fault fault, struct ts_tune_result *r) {
     struct tsm_job j;
@@ -167,9 +158,10 @@ static void child_measure_remote(struct ts_tune_bench *b, struct tsm *st, const 
         child_stop(st, true, 0);
         tsb_fail(r, TS_TUNE_HANG, "killed after the %g s timeout", b->opts.timeout_s);
     } else {
+        /* Gone without a reply: CRASH if a signal killed it, else ERROR (as on the CPU). */
         char why[256];
-        describe_death(child_stop(st, false, TSM_EXIT_WAIT_S), why, sizeof why);
-        tsb_fail(r, TS_TUNE_CRASH, "%s", why);
+        enum ts_tune_status s = tsb_describe_end(child_stop(st, false, TSM_EXIT_WAIT_S), why, sizeof why);
+        tsb_fail(r, s, "%s", why);
     }
     r->compile_s = compile_s;
 }
@@ -413,7 +405,7 @@ enum ts_status ts_tune_cuda_probe(int device, struct ts_rt_cuda_info *out, struc
     } else if (rc == 2) {
         snprintf(err, sizeof err, "probing CUDA device %d took longer than 60 s", device);
     } else {
-        describe_death(status, err, sizeof err);
+        tsb_describe_end(status, err, sizeof err);
     }
     return ts_diag_set(d, TS_ERR_UNSUPPORTED, "", "--target cuda", "%s", err);
 }

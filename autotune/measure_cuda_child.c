@@ -106,6 +106,7 @@ static void child_measure(struct tsm_child *ch, const struct tsm_job *j, const v
         tsb_fail(&m->r, TS_TUNE_ERROR, "injected error ($TESSERA_TUNE_FAULT)");
         return;
     }
+    if (j->fault == TSB_FAULT_EXIT) _exit(TSB_FAULT_EXIT_STATUS);
     /* ts_plan_from_program made the launches in the graph's arena: ours to fill. */
     struct ts_rt_launch *ls = (struct ts_rt_launch *)(uintptr_t)ch->plan.launches;
     for (int i = 0; i < ch->plan.nlaunches; i++) {

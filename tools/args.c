@@ -99,3 +99,40 @@ int ts_cli_check_arch(const char *verb, const char *arch) {
     if (ts_cuda_arch_parse(arch, &a, &d) != TS_OK) return ts_cli_usage_error(verb, "--arch", "%s", d.what);
     return 0;
 }
+
+bool ts_cli_parse_machine(const char *verb, int argc, char **argv, int *i, struct ts_cli_machine *m, int *rc) {
+    const char *a = argv[*i], *v;
+    *rc = 0;
+    if (ts_cli_is_option(a, "--threads")) {
+        if ((v = ts_cli_option_value(verb, argc, argv, i, "--threads", rc)))
+            *rc = ts_cli_parse_count(verb, "--threads", v, 1, 1024, &m->threads);
+    } else if (ts_cli_is_option(a, "--cpu")) {
+        m->cpu = ts_cli_option_value(verb, argc, argv, i, "--cpu", rc);
+    } else if (ts_cli_is_option(a, "--arch")) {
+        if ((m->arch = ts_cli_option_value(verb, argc, argv, i, "--arch", rc))) *rc = ts_cli_check_arch(verb, m->arch);
+    } else if (ts_cli_is_option(a, "--device")) {
+        if ((v = ts_cli_option_value(verb, argc, argv, i, "--device", rc)))
+            *rc = ts_cli_parse_count(verb, "--device", v, 0, 1023, &m->device);
+        m->device_given = true;
+    } else if (strcmp(a, "--strict-f32") == 0) {
+        m->strict_f32 = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+int ts_cli_check_machine(const char *verb, enum ts_target target, const struct ts_cli_machine *m) {
+    if ((m->threads || m->cpu) && target != TS_TARGET_CPU)
+        return ts_cli_usage_error(verb, m->threads ? "--threads" : "--cpu", "only --target cpu takes it");
+    if ((m->arch || m->strict_f32 || m->device_given) && target != TS_TARGET_CUDA)
+        return ts_cli_usage_error(verb, m->arch ? "--arch" : m->strict_f32 ? "--strict-f32" : "--device",
+                                  "only --target cuda takes it");
+    if (m->cpu) {
+        struct ts_diag d;
+        struct ts_cpu_info info;
+        ts_diag_clear(&d);
+        if (ts_cpu_info_init(m->cpu, &info, &d) != TS_OK) return ts_cli_usage_error(verb, "--cpu", "%s", d.what);
+    }
+    return 0;
+}

@@ -99,6 +99,20 @@ const char *ts_cli_option_value(const char *verb, int argc, char **argv, int *i,
  * compiles for (ts_cuda_arch_parse's message); returns 0 or the exit status. */
 int ts_cli_check_arch(const char *verb, const char *arch);
 
+/* The options naming the machine to compile for: --cpu and --threads
+ * (--target cpu), --arch, --device and --strict-f32 (--target cuda). */
+struct ts_cli_machine {
+    const char *cpu, *arch;  /* NULL: native; the GPU's own */
+    int64_t threads, device; /* threads 0: one per core */
+    bool strict_f32, device_given;
+};
+/* When argv[*i] is one of them: parses it (advancing *i past a value), sets
+ * *rc to 0 or the usage exit status, and returns true. */
+bool ts_cli_parse_machine(const char *verb, int argc, char **argv, int *i, struct ts_cli_machine *m, int *rc);
+/* Refuses (usage error) CPU options without --target cpu, GPU ones without
+ * --target cuda, and a --cpu that names no CPU; returns 0 or the status. */
+int ts_cli_check_machine(const char *verb, enum ts_target target, const struct ts_cli_machine *m);
+
 /* Refuses (usage error) an option whose file path is empty. */
 int ts_cli_check_path(const char *verb, const char *opt, const char *path);
 
@@ -155,8 +169,9 @@ struct ts_tune_target;
 /* The CPU target for cpu (NULL: native) with threads workers (0: every core). */
 enum ts_status ts_cli_cpu_target(const char *cpu, int threads, struct ts_tune_target *t, struct ts_diag *d);
 /* The GPU target: the device's (need_gpu: an error when there is none), or,
- * compiling without that GPU, the arch alone (records match on it). */
-enum ts_status ts_cli_cuda_target(const char *arch, int device, bool strict_f32, bool need_gpu,
+ * compiling without that GPU, the arch alone (records match on it). tuning:
+ * probe from a child process (ts_tune_cuda_probe), as the tuner needs. */
+enum ts_status ts_cli_cuda_target(const char *arch, int device, bool strict_f32, bool need_gpu, bool tuning,
                                   struct ts_tune_target *t, struct ts_diag *d);
 /* Whether the database holds a record of the target key (unreadable: false). */
 bool ts_cli_db_has_target(const char *db_path, const char *key);
@@ -170,5 +185,6 @@ int ts_cli_db(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);
 int ts_cli_inspect(int argc, char **argv);
 int ts_cli_later(const char *verb, int argc, char **argv);
+int ts_cli_tune(int argc, char **argv);
 
 #endif

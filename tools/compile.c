@@ -43,6 +43,11 @@ static const char compile_usage[] =
     "                          (default: the GPU present, else " TS_CUDA_DEFAULT_ARCH "); its PTX\n"
     "                          is embedded too, JIT-compiled on other GPUs\n"
     "  --strict-f32            cuda: f32 matrix products without tf32 tensor cores\n"
+    "  --db FILE               use the fastest schedules this tuning database holds\n"
+    "                          (tessera tune); kernels without a record keep their\n"
+    "                          defaults. cpu without --cpu: compiles for this\n"
+    "                          machine's CPU (native) when the records were tuned\n"
+    "                          for it\n"
     "  --embed-weights         put the weights inside the library and executable\n"
     "                          (default: read the weights file at load time; its\n"
     "                          absolute path is remembered as the default)\n"
@@ -52,7 +57,7 @@ static const char compile_usage[] =
     "The C compiler that links the artifact is $CC, else the one tessera was built with.\n";
 
 struct compile_opts {
-    const char *model, *out, *name, *cpu, *arch;
+    const char *model, *out, *name, *cpu, *arch, *db;
     enum ts_target target;
     bool embed, save_temps, cpu_given, strict_f32;
     struct ts_cli_binds binds;
@@ -101,6 +106,9 @@ static int parse_compile_args(int argc, char **argv, struct compile_opts *o) {
             if ((rc = ts_cli_check_arch("compile", o->arch))) return rc;
         } else if (strcmp(a, "--strict-f32") == 0) {
             o->strict_f32 = true;
+        } else if (ts_cli_is_option(a, "--db")) {
+            if (!(o->db = ts_cli_option_value("compile", argc, argv, &i, "--db", &rc))) return rc;
+            if ((rc = ts_cli_check_path("compile", "--db", o->db))) return rc;
         } else if (strcmp(a, "--embed-weights") == 0) {
             o->embed = true;
         } else if (strcmp(a, "--save-temps") == 0) {
@@ -306,6 +314,26 @@ static enum ts_status write_artifact(const struct compile_opts *o, struct ts_cpu
     return st;
 }
 
+/* The target --db's records must match. Without --cpu, the CPU records were
+ * tuned on is this machine's (native) when the database holds records of it:
+ * tuning happens where the model will run, and portable code would not
+ * match them. */
+static enum ts_status tuning_target(struct compile_opts *o, struct ts_tune_target *t, struct ts_diag *d) {
+    if (o->target == TS_TARGET_CUDA) return ts_cli_cuda_target(o->arch, 0, o->strict_f32, false, false, t, d);
+    if (!o->cpu_given) {
+        struct ts_tune_target native;
+        if (ts_cli_cpu_target("native", 0, &native, d) == TS_OK && ts_cli_db_has_target(o->db, native.key)) {
+            o->cpu = "native";
+            fprintf(stderr, "tessera: %s holds records for this machine's CPU: compiling for native (--cpu "
+                            "chooses another)\n", o->db);
+            *t = native;
+            return TS_OK;
+        }
+        ts_diag_clear(d);
+    }
+    return ts_cli_cpu_target(o->cpu, 0, t, d);
+}
+
 int ts_cli_compile(int argc, char **argv) {
     struct compile_opts o;
     int rc = parse_compile_args(argc, argv, &o);
@@ -336,12 +364,15 @@ int ts_cli_compile(int argc, char **argv) {
         goto fail;
     }
     if (ts_graph_load(o.model, &g, &d) != TS_OK) goto fail;
+    struct ts_tune_target tuned_for;
+    if (o.db && tuning_target(&o, &tuned_for, &d) != TS_OK) goto fail;
     struct ts_cpu_info cpu = {.vector_width = 8}; /* cuda: the CPU schedules go unused */
     if (!cuda && ts_cpu_info_init(o.cpu, &cpu, &d) != TS_OK) goto fail;
     ts_cli_progress_show(&bar, "optimizing and fusing the graph");
     struct ts_pipeline_opts popts = {.binds = o.binds.items, .nbinds = o.binds.n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = cpu.vector_width};
     if (ts_compile_program(g, &popts, &fo, &prog, &d) != TS_OK) goto fail;
+    if (o.db && ts_cli_apply_db(prog, o.db, &tuned_for, false, &d) != TS_OK) goto fail;
     if (check_weights(prog, &d) != TS_OK) goto fail;
     struct ts_rt_plan plan;
     if (cuda) {

@@ -107,19 +107,37 @@ static int show_json(const char *path, const struct ts_tune_db *db, const char *
     return 0;
 }
 
-static int show(const char *path, const char *task, bool json) {
-    struct ts_tune_db db;
+/* What show and best start with: every record of the file (warnings on
+ * stderr) and room for the index lists of list_targets and list_tasks.
+ * 0, or the exit status after the error line (nothing left to free). */
+static int open_listing(const char *path, struct ts_tune_db *db, int **targets, int **tasks) {
     struct ts_diag d;
     ts_diag_clear(&d);
-    if (ts_tune_db_load(path, NULL, false, stderr, &db, &d) != TS_OK) return ts_cli_fail(&d);
-    int *targets = malloc((size_t)(db.n + 1) * sizeof *targets), *tasks = malloc((size_t)(db.n + 1) * sizeof *tasks);
-    if (!targets || !tasks) {
-        free(targets);
-        free(tasks);
-        ts_tune_db_free(&db);
+    *targets = *tasks = NULL;
+    if (ts_tune_db_load(path, NULL, false, stderr, db, &d) != TS_OK) return ts_cli_fail(&d);
+    *targets = malloc((size_t)(db->n + 1) * sizeof **targets);
+    *tasks = malloc((size_t)(db->n + 1) * sizeof **tasks);
+    if (!*targets || !*tasks) {
+        free(*targets);
+        free(*tasks);
+        ts_tune_db_free(db);
         fprintf(stderr, "tessera: error: out of memory listing tuning records\n");
         return 1;
     }
+    return 0;
+}
+
+static void close_listing(struct ts_tune_db *db, int *targets, int *tasks) {
+    free(targets);
+    free(tasks);
+    ts_tune_db_free(db);
+}
+
+static int show(const char *path, const char *task, bool json) {
+    struct ts_tune_db db;
+    int *targets, *tasks;
+    int rc = open_listing(path, &db, &targets, &tasks);
+    if (rc) return rc;
     int ntargets = list_targets(&db, targets), shown_targets = 0, ntasks = 0, shown = 0, failed = 0;
     /* Counts first, so that the text and the JSON say the same. */
     for (int t = 0; t < ntargets; t++) {
@@ -135,7 +153,6 @@ static int show(const char *path, const char *task, bool json) {
         shown++;
         failed += db.recs[i].status != TS_TUNE_OK;
     }
-    int rc = 0;
     if (json) {
         rc = show_json(path, &db, task, ntasks, shown_targets, failed, shown);
     } else {
@@ -161,9 +178,7 @@ static int show(const char *path, const char *task, bool json) {
                shown ? "\n" : "", shown, shown == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s", shown_targets,
                shown_targets == 1 ? "" : "s", failed, db.skipped, db.skipped == 1 ? "" : "s");
     }
-    free(targets);
-    free(tasks);
-    ts_tune_db_free(&db);
+    close_listing(&db, targets, tasks);
     return rc;
 }
 
@@ -179,17 +194,9 @@ static const struct ts_tune_record *default_record(const struct ts_tune_db *db, 
 
 static int best(const char *path, const char *target_key) {
     struct ts_tune_db db;
-    struct ts_diag d;
-    ts_diag_clear(&d);
-    if (ts_tune_db_load(path, NULL, false, stderr, &db, &d) != TS_OK) return ts_cli_fail(&d);
-    int *targets = malloc((size_t)(db.n + 1) * sizeof *targets), *tasks = malloc((size_t)(db.n + 1) * sizeof *tasks);
-    if (!targets || !tasks) {
-        free(targets);
-        free(tasks);
-        ts_tune_db_free(&db);
-        fprintf(stderr, "tessera: error: out of memory listing tuning records\n");
-        return 1;
-    }
+    int *targets, *tasks;
+    int rc = open_listing(path, &db, &targets, &tasks);
+    if (rc) return rc;
     int ntargets = list_targets(&db, targets), found = 0, untuned = 0, shown_targets = 0;
     for (int t = 0; t < ntargets; t++) {
         const char *key = db.recs[targets[t]].target.key;
@@ -220,17 +227,15 @@ static int best(const char *path, const char *target_key) {
         }
     }
     if (target_key && !shown_targets) {
-        free(targets);
-        free(tasks);
-        ts_tune_db_free(&db);
+        close_listing(&db, targets, tasks);
+        struct ts_diag d;
+        ts_diag_clear(&d);
         ts_diag_set(&d, TS_ERR_USAGE, path, "--target-key", "no record of target '%s'", target_key);
         return ts_cli_fail(&d);
     }
     printf("%s%d task%s with a best record, %d without; %d skipped line%s\n", shown_targets ? "\n" : "", found,
            found == 1 ? "" : "s", untuned, db.skipped, db.skipped == 1 ? "" : "s");
-    free(targets);
-    free(tasks);
-    ts_tune_db_free(&db);
+    close_listing(&db, targets, tasks);
     return 0;
 }
 

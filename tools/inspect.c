@@ -3,10 +3,11 @@
  * a per-op summary, the kernel counts and the memory summary. */
 #include <string.h>
 
+#include "autotune/autotune.h"
 #include "tools/cli.h"
 
 static const char inspect_usage[] =
-    "usage: tessera inspect MODEL.json [--dump PASS,...] [--bind SYMBOL=N]...\n"
+    "usage: tessera inspect MODEL.json [--dump PASS,...] [--bind SYMBOL=N]... [--db FILE]\n"
     "\n"
     "Prints the graph IR. Without --dump, prints the IR after the whole pipeline,\n"
     "a count of nodes per op and of kernels per kind, and the memory plan's peak.\n"
@@ -14,6 +15,12 @@ static const char inspect_usage[] =
     "options:\n"
     "  --dump PASS,...   print the IR after each named pass (listed below), or all\n"
     "  --bind SYMBOL=N   size of a symbolic dim (repeatable)\n"
+    "  --db FILE         give the kernels the fastest CPU schedules this tuning\n"
+    "                    database holds for this machine (as run --target cpu\n"
+    "                    --db does); --dump fuse then marks them [tuned]\n"
+    "  --cpu NAME        with --db: the CPU the records are for (default native)\n"
+    "  --threads N       with --db: the worker count they are for (default: one\n"
+    "                    per core)\n"
     "  -h, --help        this help\n"
     "\n"
     "passes:\n";
@@ -83,11 +90,15 @@ static void print_op_counts(const struct ts_graph *g, FILE *f) {
 }
 
 static void print_kernel_counts(const struct ts_program *p, FILE *f) {
-    int counts[TS_KERNEL_KIND_COUNT] = {0};
-    for (int i = 0; i < p->nkernels; i++) counts[p->kernels[i].kind]++;
+    int counts[TS_KERNEL_KIND_COUNT] = {0}, tuned = 0;
+    for (int i = 0; i < p->nkernels; i++) {
+        counts[p->kernels[i].kind]++;
+        tuned += p->kernels[i].tuned;
+    }
     fprintf(f, "%d kernels:", p->nkernels);
     for (int k = 0; k < TS_KERNEL_KIND_COUNT; k++)
         if (counts[k]) fprintf(f, " %s %d", ts_kernel_kind_name((enum ts_kernel_kind)k), counts[k]);
+    if (tuned) fprintf(f, " (%d with tuned schedules)", tuned);
     fprintf(f, "\n");
 }
 
@@ -99,7 +110,8 @@ static void print_memory(const struct ts_program *p, FILE *f) {
 }
 
 int ts_cli_inspect(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *db = NULL, *cpu_name = NULL;
+    int64_t threads = 0;
     unsigned mask = 0;
     struct ts_cli_binds binds;
     memset(&binds, 0, sizeof binds);
@@ -117,6 +129,15 @@ int ts_cli_inspect(int argc, char **argv) {
             const char *v = ts_cli_option_value("inspect", argc, argv, &i, "--bind", &rc);
             if (!v) return rc;
             if ((rc = ts_cli_parse_bind("inspect", v, &binds))) return rc;
+        } else if (ts_cli_is_option(a, "--db")) {
+            if (!(db = ts_cli_option_value("inspect", argc, argv, &i, "--db", &rc))) return rc;
+            if ((rc = ts_cli_check_path("inspect", "--db", db))) return rc;
+        } else if (ts_cli_is_option(a, "--cpu")) {
+            if (!(cpu_name = ts_cli_option_value("inspect", argc, argv, &i, "--cpu", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--threads")) {
+            const char *v = ts_cli_option_value("inspect", argc, argv, &i, "--threads", &rc);
+            if (!v) return rc;
+            if ((rc = ts_cli_parse_count("inspect", "--threads", v, 1, 1024, &threads))) return rc;
         } else if (a[0] == '-' && a[1]) {
             return ts_cli_usage_error("inspect", a, "unknown option");
         } else if (!model) {
@@ -126,6 +147,10 @@ int ts_cli_inspect(int argc, char **argv) {
         }
     }
     if (!model) return ts_cli_usage_error("inspect", "", "no model given");
+    if ((cpu_name || threads) && !db)
+        return ts_cli_usage_error("inspect", cpu_name ? "--cpu" : "--threads", "only --db takes it");
+    if (db && mask && !(mask & (TS_DUMP_FUSE | TS_DUMP_PLAN)))
+        return ts_cli_usage_error("inspect", "--db", "schedules belong to kernels: --dump fuse or plan, or no --dump");
 
     struct ts_diag d;
     ts_diag_clear(&d);
@@ -145,7 +170,8 @@ int ts_cli_inspect(int argc, char **argv) {
         for (int p = 0; p < TS_PASS_COUNT; p++)
             if (pass_mask & (1u << p)) o.stop_after = (unsigned)p;
     }
-    o.dump_mask |= mask & (TS_DUMP_FUSE | TS_DUMP_PLAN);
+    /* With --db the kernels are printed after the records are applied. */
+    o.dump_mask |= mask & (db ? TS_DUMP_PLAN : TS_DUMP_FUSE | TS_DUMP_PLAN);
     fflush(stdout);
     struct ts_program *prog = NULL;
     /* The schedules `run --target cpu` would use on this host (AVX2's 8 lanes
@@ -154,8 +180,19 @@ int ts_cli_inspect(int argc, char **argv) {
     struct ts_cpu_info cpu;
     struct ts_diag cd;
     ts_diag_clear(&cd);
-    if (kernels && ts_cpu_info_init(NULL, &cpu, &cd) == TS_OK) fo.vector_width = cpu.vector_width;
-    enum ts_status st = kernels ? ts_compile_program(g, &o, &fo, &prog, &d) : ts_pipeline_run(g, &o, &d);
+    if (kernels && ts_cpu_info_init(cpu_name, &cpu, &cd) == TS_OK) fo.vector_width = cpu.vector_width;
+    else if (db) ts_diag_set(&d, cd.status, "", "--cpu", "%s", cd.what);
+    enum ts_status st = d.status;
+    if (st == TS_OK) st = kernels ? ts_compile_program(g, &o, &fo, &prog, &d) : ts_pipeline_run(g, &o, &d);
+    if (st == TS_OK && db) {
+        struct ts_tune_target t;
+        st = ts_cli_cpu_target(cpu_name, (int)threads, &t, &d);
+        if (st == TS_OK) st = ts_cli_apply_db(prog, db, &t, false, &d);
+        if (st == TS_OK && (mask & TS_DUMP_FUSE)) {
+            printf("; after fuse (group nodes into kernels), with the schedules of %s\n", db);
+            ts_program_print(prog, stdout);
+        }
+    }
     if (st != TS_OK) {
         fflush(stdout);
         int rc2 = ts_cli_fail(&d);

@@ -7,8 +7,6 @@
 static const struct {
     const char *verb, *usage, *when;
 } later_verbs[] = {
-    {"tune", "tessera tune MODEL.json --target cpu|cuda --db FILE [--trials N] [--budget SECONDS] [--shard i/N]",
-     "it comes with the autotuner (issue #5)"},
     {"bench", "tessera bench gemm|attention|model ...", "it comes with the benchmark harness (issue #6)"},
 };
 

@@ -45,22 +45,20 @@ static const char run_usage[] =
     "                          integers and bools exact; cuda without --strict-f32:\n"
     "                          f32 3e-2, for tf32 tensor cores)\n"
     "  --rtol X, --atol X      override --check's tolerance (|got-ref| <= atol + rtol*|ref|)\n"
+    "  --db FILE               cpu, cuda: use the fastest schedules this tuning\n"
+    "                          database holds for this machine (tessera tune);\n"
+    "                          kernels without a record keep their defaults\n"
     "  -h, --help              this help\n";
 
 struct run_opts {
-    const char *model, *inputs, *outputs, *save_inputs;
+    const char *model, *inputs, *outputs, *save_inputs, *db;
     enum ts_target target;
     enum ts_cli_fill fill;
     const char *fill_name;
     bool fill_given, seed_given;
     int64_t seed, repeat;
     bool json, check;
-    int64_t threads;
-    const char *cpu;
-    const char *arch;  /* --target cuda: NULL = the GPU's own */
-    bool strict_f32;
-    int64_t device;
-    bool device_given;
+    struct ts_cli_machine m;
     double rtol, atol; /* < 0: per-dtype defaults */
     struct ts_cli_binds binds;
 };
@@ -86,6 +84,8 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
             if (!(o->inputs = ts_cli_option_value("run", argc, argv, &i, "--inputs", &rc))) return rc;
         } else if (ts_cli_is_option(a, "--outputs")) {
             if (!(o->outputs = ts_cli_option_value("run", argc, argv, &i, "--outputs", &rc))) return rc;
+        } else if (ts_cli_is_option(a, "--db")) {
+            if (!(o->db = ts_cli_option_value("run", argc, argv, &i, "--db", &rc))) return rc;
         } else if (ts_cli_is_option(a, "--save-inputs")) {
             if (!(o->save_inputs = ts_cli_option_value("run", argc, argv, &i, "--save-inputs", &rc))) return rc;
         } else if (ts_cli_is_option(a, "--fill")) {
@@ -106,20 +106,8 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
         } else if (ts_cli_is_option(a, "--bind")) {
             if (!(v = ts_cli_option_value("run", argc, argv, &i, "--bind", &rc))) return rc;
             if ((rc = ts_cli_parse_bind("run", v, &o->binds))) return rc;
-        } else if (ts_cli_is_option(a, "--threads")) {
-            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--threads", &rc))) return rc;
-            if ((rc = ts_cli_parse_count("run", "--threads", v, 1, 1024, &o->threads))) return rc;
-        } else if (ts_cli_is_option(a, "--cpu")) {
-            if (!(o->cpu = ts_cli_option_value("run", argc, argv, &i, "--cpu", &rc))) return rc;
-        } else if (ts_cli_is_option(a, "--arch")) {
-            if (!(o->arch = ts_cli_option_value("run", argc, argv, &i, "--arch", &rc))) return rc;
-            if ((rc = ts_cli_check_arch("run", o->arch))) return rc;
-        } else if (ts_cli_is_option(a, "--device")) {
-            if (!(v = ts_cli_option_value("run", argc, argv, &i, "--device", &rc))) return rc;
-            if ((rc = ts_cli_parse_count("run", "--device", v, 0, 1023, &o->device))) return rc;
-            o->device_given = true;
-        } else if (strcmp(a, "--strict-f32") == 0) {
-            o->strict_f32 = true;
+        } else if (ts_cli_parse_machine("run", argc, argv, &i, &o->m, &rc)) {
+            if (rc) return rc;
         } else if (ts_cli_is_option(a, "--rtol") || ts_cli_is_option(a, "--atol")) {
             bool r = ts_cli_is_option(a, "--rtol");
             const char *name = r ? "--rtol" : "--atol";
@@ -144,19 +132,12 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
     }
     if (!o->model) return ts_cli_usage_error("run", "", "no model given");
     if ((rc = ts_cli_check_path("run", "--inputs", o->inputs)) || (rc = ts_cli_check_path("run", "--outputs", o->outputs)) ||
-        (rc = ts_cli_check_path("run", "--save-inputs", o->save_inputs)))
+        (rc = ts_cli_check_path("run", "--save-inputs", o->save_inputs)) ||
+        (rc = ts_cli_check_path("run", "--db", o->db)))
         return rc;
-    if (o->cpu && o->target == TS_TARGET_CPU) {
-        struct ts_diag d;
-        struct ts_cpu_info info;
-        ts_diag_clear(&d);
-        if (ts_cpu_info_init(o->cpu, &info, &d) != TS_OK) return ts_cli_usage_error("run", "--cpu", "%s", d.what);
-    }
-    if ((o->threads || o->cpu) && o->target != TS_TARGET_CPU)
-        return ts_cli_usage_error("run", o->threads ? "--threads" : "--cpu", "only --target cpu takes it");
-    if ((o->arch || o->strict_f32 || o->device_given) && o->target != TS_TARGET_CUDA)
-        return ts_cli_usage_error("run", o->arch ? "--arch" : o->strict_f32 ? "--strict-f32" : "--device",
-                                  "only --target cuda takes it");
+    if (o->db && o->target == TS_TARGET_REF)
+        return ts_cli_usage_error("run", "--db", "tuned schedules are for compiled kernels: give --target cpu or cuda");
+    if ((rc = ts_cli_check_machine("run", o->target, &o->m))) return rc;
     if ((o->rtol >= 0 || o->atol >= 0) && !o->check)
         return ts_cli_usage_error("run", o->rtol >= 0 ? "--rtol" : "--atol", "only --check takes it");
     if (o->check && o->target == TS_TARGET_REF)
@@ -226,11 +207,16 @@ static int compare_doubles(const void *a, const void *b) {
 static enum ts_status compile_cpu(struct ts_graph *g, const struct run_opts *o, struct ts_program **prog,
                                   struct ts_cpu_exec **exec, struct ts_diag *d) {
     struct ts_cpu_info cpu;
-    TS_TRY(ts_cpu_info_init(o->cpu, &cpu, d));
+    TS_TRY(ts_cpu_info_init(o->m.cpu, &cpu, d));
     struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = cpu.vector_width};
     TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
-    struct ts_cpu_exec_opts eo = {.cpu = o->cpu, .threads = (int)o->threads};
+    if (o->db) {
+        struct ts_tune_target t;
+        TS_TRY(ts_cli_cpu_target(o->m.cpu, (int)o->m.threads, &t, d));
+        TS_TRY(ts_cli_apply_db(*prog, o->db, &t, false, d));
+    }
+    struct ts_cpu_exec_opts eo = {.cpu = o->m.cpu, .threads = (int)o->m.threads};
     return ts_cpu_exec_init(*prog, &eo, exec, d);
 }
 
@@ -241,7 +227,12 @@ static enum ts_status compile_cuda(struct ts_graph *g, const struct run_opts *o,
     struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = 8}; /* CPU schedules only: the GPU's are codegen's */
     TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
-    struct ts_cuda_exec_opts eo = {.arch = o->arch, .device = (int)o->device, .strict_f32 = o->strict_f32};
+    if (o->db) {
+        struct ts_tune_target t;
+        TS_TRY(ts_cli_cuda_target(o->m.arch, (int)o->m.device, o->m.strict_f32, true, false, &t, d));
+        TS_TRY(ts_cli_apply_db(*prog, o->db, &t, false, d));
+    }
+    struct ts_cuda_exec_opts eo = {.arch = o->m.arch, .device = (int)o->m.device, .strict_f32 = o->m.strict_f32};
     return ts_cuda_exec_init(*prog, &eo, exec, d);
 }
 
@@ -341,7 +332,7 @@ int ts_cli_run(int argc, char **argv) {
         goto fail;
     if (o.outputs && write_tensors(g, o.outputs, g->noutputs, g->outputs, outputs, &d) != TS_OK) goto fail;
     struct ts_cli_source source = {o.inputs, o.fill_name, (uint64_t)o.seed};
-    struct ts_cli_check check = {.rtol = o.rtol, .atol = o.atol, .tf32 = cuda && !o.strict_f32};
+    struct ts_cli_check check = {.rtol = o.rtol, .atol = o.atol, .tf32 = cuda && !o.m.strict_f32};
     bool check_ok = true;
     if (o.check) check_ok = ts_cli_check_outputs(g, outputs, expected, &check);
     if (o.json)

@@ -12,12 +12,18 @@ enum ts_status ts_cli_cpu_target(const char *cpu, int threads, struct ts_tune_ta
     return ts_tune_target_cpu(&info, threads, t, d);
 }
 
-enum ts_status ts_cli_cuda_target(const char *arch, int device, bool strict_f32, bool need_gpu,
+enum ts_status ts_cli_cuda_target(const char *arch, int device, bool strict_f32, bool need_gpu, bool tuning,
                                   struct ts_tune_target *t, struct ts_diag *d) {
     struct ts_rt_cuda_info gpu;
     memset(&gpu, 0, sizeof gpu);
-    char err[512];
-    bool present = ts_rt_cuda_probe(device, &gpu, err, sizeof err) == 0;
+    char err[sizeof(struct ts_diag){0}.what];
+    struct ts_diag pd;
+    ts_diag_clear(&pd);
+    /* The tuner measures in a child process that must be the first to
+     * initialize the driver: it asks a short-lived child instead. */
+    bool present = tuning ? ts_tune_cuda_probe(device, &gpu, &pd) == TS_OK
+                          : ts_rt_cuda_probe(device, &gpu, err, sizeof err) == 0;
+    if (tuning && !present) snprintf(err, sizeof err, "%s", pd.what);
     if (!present && need_gpu) return ts_diag_set(d, TS_ERR_UNSUPPORTED, "", "--target cuda", "%s", err);
     if (!present) memset(&gpu, 0, sizeof gpu); /* compiling elsewhere: records match on the arch */
     struct ts_cuda_arch a;

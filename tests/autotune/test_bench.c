@@ -2,8 +2,9 @@
  * (each kind) check and run like any program, the embedding gather's inputs
  * stay in range and its reference is the gather by hand, the default and an
  * alternative schedule time sanely in child processes, injected crash, hang,
- * wrong result and error are each recorded while the bench goes on, an
- * illegal schedule never forks, and no child is left behind. */
+ * wrong result, error and exit without a result are each recorded while the
+ * bench goes on, an illegal schedule never forks, the verification
+ * tolerances follow the kernel kind and target, and no child is left behind. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -255,7 +256,7 @@ static void test_gemm_schedules(void) {
 
 /* Injected faults, one per candidate, each recorded; the bench goes on. */
 static void test_faults(void) {
-    setenv("TESSERA_TUNE_FAULT", "crash@1,hang@2,wrong@3,error@4,bogus@5,crash@x", 1);
+    setenv("TESSERA_TUNE_FAULT", "crash@1,hang@2,wrong@3,error@4,exit@5,bogus@6,crash@x", 1);
     int ki = first_kernel(TS_KERNEL_ROWWISE);
     struct ts_diag d;
     ts_diag_clear(&d);
@@ -267,10 +268,10 @@ static void test_faults(void) {
         ts_diag_print(&d, stderr);
         return;
     }
-    CHECK(b->nfaults == 4);
+    CHECK(b->nfaults == 5);
     union ts_sched c = default_sched(ki);
-    struct ts_tune_result r[6];
-    for (int i = 0; i < 6; i++) {
+    struct ts_tune_result r[7];
+    for (int i = 0; i < 7; i++) {
         b->opts.timeout_s = i == 1 ? 1 : 5; /* the hang waits for the watchdog */
         double t0 = ts_rt_now_seconds();
         ts_tune_bench_run(b, &c, 1, &r[i]);
@@ -279,17 +280,71 @@ static void test_faults(void) {
         report(what, &r[i]);
         if (i == 1) CHECK(ts_rt_now_seconds() - t0 < 4);
     }
+    /* Died of a signal: a crash; exited without a result: an error, with its status. */
     CHECK(r[0].status == TS_TUNE_CRASH);
-    CHECK_CONTAINS(r[0].error, "signal 11");
+    CHECK_CONTAINS(r[0].error, "the measuring process died of signal 11");
     CHECK(r[1].status == TS_TUNE_HANG);
     CHECK_CONTAINS(r[1].error, "timeout");
     CHECK(r[2].status == TS_TUNE_WRONG);
     CHECK_CONTAINS(r[2].error, "beyond tolerance");
     CHECK(r[3].status == TS_TUNE_ERROR);
     CHECK_CONTAINS(r[3].error, "injected");
-    for (int i = 0; i < 4; i++) CHECK(isinf(r[i].median_s) && r[i].count == 0);
-    CHECK(timings_sane(&r[4], 3) && timings_sane(&r[5], 3));
+    CHECK(r[4].status == TS_TUNE_ERROR);
+    CHECK_STR(r[4].error, "the measuring process exited with status 7 without a result");
+    for (int i = 0; i < 5; i++) CHECK(isinf(r[i].median_s) && r[i].count == 0);
+    CHECK(timings_sane(&r[5], 3) && timings_sane(&r[6], 3));
     ts_tune_bench_free(b);
+}
+
+/* The verification tolerances per kernel kind and target: tf32's 3e-2
+ * only for f32 GEMM and attention on a CUDA target without strict_f32;
+ * pointwise and rowwise kernels keep f32's, as every kernel on the CPU. */
+static void test_tolerances(void) {
+    struct ts_tune_target cuda = {.kind = TS_TARGET_CUDA}, strict = {.kind = TS_TARGET_CUDA, .strict_f32 = true};
+    const struct ts_kernel *gemm = &prog->kernels[first_kernel(TS_KERNEL_GEMM)];
+    const struct ts_kernel *attn = &prog->kernels[first_kernel(TS_KERNEL_ATTENTION)];
+    const struct ts_kernel *rows = &prog->kernels[first_kernel(TS_KERNEL_ROWWISE)];
+    const struct ts_kernel *point = &prog->kernels[first_kernel(TS_KERNEL_POINTWISE)];
+    /* The tiny GPT: a GEMM over k 128 and layer norms over rows of 128
+     * (f32 widened by sqrt(128/64)); attention over 16 keys of head size 32. */
+    CHECK(gemm->k == 128 && gemm->inputs[0].dtype == TS_F32 && gemm->inputs[1].dtype == TS_F32);
+    CHECK(rows->dims[rows->rank - 1] == 128 && rows->rank - rows->nouter == 1);
+    CHECK(attn->attn.sk <= 64 && attn->attn.d <= 64 && attn->inputs[0].dtype == TS_F32);
+    const double f32_128 = 1e-4 * sqrt(2.0);
+    struct {
+        const char *what;
+        const struct ts_kernel *k;
+        const struct ts_tune_target *t;
+        double want;
+    } cases[] = {
+        {"cpu gemm", gemm, &target, f32_128},        {"cpu attention", attn, &target, 1e-4},
+        {"cpu rowwise", rows, &target, f32_128},     {"cpu pointwise", point, &target, 1e-4},
+        {"cuda gemm", gemm, &cuda, 3e-2},            {"cuda attention", attn, &cuda, 3e-2},
+        {"cuda rowwise", rows, &cuda, f32_128},      {"cuda pointwise", point, &cuda, 1e-4},
+        {"strict gemm", gemm, &strict, f32_128},     {"strict attention", attn, &strict, 1e-4},
+        {"strict rowwise", rows, &strict, f32_128},  {"strict pointwise", point, &strict, 1e-4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double rtol = -1, atol = -1;
+        tsb_tolerances(cases[i].k, TS_F32, cases[i].t, &rtol, &atol);
+        bool ok = fabs(rtol - cases[i].want) < 1e-15 && atol == rtol;
+        CHECK(ok);
+        if (!ok) fprintf(stderr, "  %s: rtol %g atol %g, want %g\n", cases[i].what, rtol, atol, cases[i].want);
+    }
+    /* A GEMM of f16 factors runs on f16 tensor cores, not tf32: f32's
+     * tolerance for an f32 output, f16's for an f16 one; integers exact. */
+    struct ts_kernel half = *gemm;
+    struct ts_koperand ops[2] = {gemm->inputs[0], gemm->inputs[1]}; /* the program's stay f32 */
+    ops[0].dtype = ops[1].dtype = TS_F16;
+    half.inputs = ops;
+    half.ninputs = 2;
+    double rtol = -1, atol = -1;
+    tsb_tolerances(&half, TS_F32, &cuda, &rtol, &atol);
+    CHECK(fabs(rtol - f32_128) < 1e-15 && atol == rtol);
+    tsb_tolerances(&half, TS_F16, &cuda, &rtol, &atol);
+    CHECK(fabs(rtol - 1e-2 * sqrt(2.0)) < 1e-15 && atol == rtol);
+    tsb_tolerances(gemm, TS_I32, &cuda, &rtol, &atol);
+    CHECK(rtol == 0 && atol == 0);
 }
 
 static void test_status_names(void) {
@@ -324,6 +379,7 @@ int main(void) {
     }
     for (int kind = 0; kind < TS_KERNEL_KIND_COUNT; kind++) CHECK(first_kernel((enum ts_kernel_kind)kind) >= 0);
     test_status_names();
+    test_tolerances();
     test_subprograms();
     test_gather();
     test_in_place();

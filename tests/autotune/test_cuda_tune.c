@@ -2,8 +2,9 @@
  * (measure_cuda.c) on the mock driver (tests/cuda_mock), whose graph launches
  * run the candidate's CUDA C on the host emulator (tests/cuda_emu). Small
  * GEMMs (f16, f32), a softmax and a pointwise kernel: the default and other
- * legal schedules compile, check against the reference and time; an illegal
- * one is refused before compiling; an injected crash and hang, a refused
+ * legal schedules compile, check against the reference (tf32's tolerance
+ * only for the f32 GEMM) and time; an illegal one is refused before
+ * compiling; an injected crash, hang and exit without a result, a refused
  * launch and a lost context are each recorded while the next candidate
  * measures in a fresh child; no child is left behind. Also the runtime's
  * cold-L2 timing, failure sorting and kept context, and the refusals: no
@@ -239,7 +240,7 @@ static bool no_children(void) {
  * refused for ptxas's spills, where the test's own compile spills), the
  * illegal one is refused before compiling. */
 static void check_kernel(const char *label, const char *json, enum ts_kernel_kind kind, const union ts_sched *others,
-                         int nothers, const union ts_sched *illegal, const char *illegal_words) {
+                         int nothers, const union ts_sched *illegal, const char *illegal_words, double tolerance) {
     int kernel = -1;
     struct ts_program *p = load(label, json, kind, &kernel);
     if (!p) return;
@@ -260,6 +261,10 @@ static void check_kernel(const char *label, const char *json, enum ts_kernel_kin
         unload(p);
         return;
     }
+    /* The tolerance of the kernel's kind: tf32's only where tf32 runs. */
+    bool tol_ok = fabs(b->rtol - tolerance) < 1e-15 && b->atol == b->rtol;
+    CHECK(tol_ok);
+    if (!tol_ok) fprintf(stderr, "  %s: tolerance %g, want %g\n", label, b->rtol, tolerance);
     struct ts_tune_result res[8];
     ts_tune_bench_run(b, cands, n, res);
     for (int i = 0; i < n - 1; i++) {
@@ -297,17 +302,18 @@ static void test_kernels(void) {
     const union ts_sched f16[2] = {gemm(32, 32, 16, 16, 16, 2, 1, TS_GEMM_INSTR_MMA_F16),
                                    gemm(64, 64, 16, 32, 32, 2, 2, TS_GEMM_INSTR_MMA_F16)}; /* split-K */
     const union ts_sched f16_bad = gemm(32, 64, 32, 24, 32, 3, 1, TS_GEMM_INSTR_MMA_F16);
-    check_kernel("gemm_f16", gemm_f16, TS_KERNEL_GEMM, f16, 2, &f16_bad, "bm % wm");
+    check_kernel("gemm_f16", gemm_f16, TS_KERNEL_GEMM, f16, 2, &f16_bad, "bm % wm", 1e-2);
     /* The third is legal but spills (NVRTC 13.0: 468 bytes): tf32
      * fragments of a 64×64 warp tile with four stages. */
     const union ts_sched f32[3] = {gemm(32, 32, 16, 16, 16, 2, 1, TS_GEMM_INSTR_SIMT),
                                    gemm(32, 32, 16, 16, 16, 3, 2, TS_GEMM_INSTR_MMA_TF32), /* split-K */
                                    gemm(64, 64, 32, 64, 64, 4, 1, TS_GEMM_INSTR_MMA_TF32)};
     const union ts_sched f32_bad = gemm(32, 32, 16, 16, 16, 1, 1, TS_GEMM_INSTR_MMA_TF32);
-    check_kernel("gemm_f32", gemm_f32, TS_KERNEL_GEMM, f32, 3, &f32_bad, "stages");
+    check_kernel("gemm_f32", gemm_f32, TS_KERNEL_GEMM, f32, 3, &f32_bad, "stages", 3e-2); /* tf32 */
     const union ts_sched rows[2] = {rowwise(32, 1), rowwise(64, 1)};
     const union ts_sched rows_bad = rowwise(48, 1);
-    check_kernel("softmax", softmax, TS_KERNEL_ROWWISE, rows, 2, &rows_bad, "threads 48");
+    /* f32's 1e-4, widened for rows of 129 */
+    check_kernel("softmax", softmax, TS_KERNEL_ROWWISE, rows, 2, &rows_bad, "threads 48", 1e-4 * sqrt(129.0 / 64));
 }
 
 /* A bench of the pointwise kernel with the mock's launches of block_x
@@ -340,18 +346,21 @@ static void test_failures(void) {
     prepare(p, kernel, &t128, &spills);
     prepare(p, kernel, &t64, &spills);
     prepare(p, kernel, &t96, &spills);
-    struct ts_tune_result res[10];
+    struct ts_tune_result res[12];
     /* Ordinals from 1: 2 crashes, 4 hangs (2 s watchdog), 6 is refused (64
-     * threads), 7 is illegal, 9 computes wrong, 10 reports an error; the
-     * children that replace the dead ones measure 3, 5 and 8. */
+     * threads), 7 is illegal, 9 computes wrong, 10 reports an error, 11
+     * exits without a result; the children that replace the dead ones
+     * measure 3, 5, 8 and 12. */
     struct ts_tune_bench *b =
-        failing_bench(p, kernel, "crash@2,hang@4,wrong@9,error@10", 64, MOCK_LAUNCH_OUT_OF_RESOURCES);
+        failing_bench(p, kernel, "crash@2,hang@4,wrong@9,error@10,exit@11", 64, MOCK_LAUNCH_OUT_OF_RESOURCES);
     if (b) {
-        const union ts_sched cands[10] = {def, def, t128, def, t128, t64, bad, def, t128, def};
+        /* Pointwise kernels keep f32's tolerance on tf32 targets. */
+        CHECK(b->rtol == 1e-4 && b->atol == 1e-4);
+        const union ts_sched cands[12] = {def, def, t128, def, t128, t64, bad, def, t128, def, t128, def};
         ts_tune_bench_run(b, cands, 6, res);
-        ts_tune_bench_run(b, cands + 6, 4, res + 6); /* a second batch on the same child */
+        ts_tune_bench_run(b, cands + 6, 6, res + 6); /* a second batch on the same child */
         EXPECT(label, res, 0, measured_ok(&res[0]));
-        EXPECT(label, res, 1, failed_as(&res[1], TS_TUNE_CRASH, "signal 11"));
+        EXPECT(label, res, 1, failed_as(&res[1], TS_TUNE_CRASH, "the measuring process died of signal 11"));
         EXPECT(label, res, 2, measured_ok(&res[2]));
         EXPECT(label, res, 3, failed_as(&res[3], TS_TUNE_HANG, "timeout"));
         EXPECT(label, res, 4, measured_ok(&res[4]));
@@ -360,6 +369,10 @@ static void test_failures(void) {
         EXPECT(label, res, 7, measured_ok(&res[7]));
         EXPECT(label, res, 8, failed_as(&res[8], TS_TUNE_WRONG, "1 of 357 elements beyond tolerance"));
         EXPECT(label, res, 9, failed_as(&res[9], TS_TUNE_ERROR, "injected error"));
+        /* Exited without a reply: an error with its status, as on the CPU (a signal is a crash). */
+        EXPECT(label, res, 10,
+               failed_as(&res[10], TS_TUNE_ERROR, "the measuring process exited with status 7 without a result"));
+        EXPECT(label, res, 11, measured_ok(&res[11]));
         ts_tune_bench_free(b);
     }
     /* A sticky error: the child reports and exits, a fresh one goes on. */

@@ -8,44 +8,19 @@ import argparse
 import json
 import os
 import shutil
-import struct
-import subprocess
 import sys
+
+import harness
+from harness import check, read_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CLI_GRAPH = os.path.join(ROOT, "tests", "error", "cli", "graph.json")  # x: f32[batch, 3], ids: i32[batch]
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}")
 
 
 def run(tessera, *args, cwd=None):
-    return subprocess.run([tessera, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
-
-
-def read_safetensors(path):
-    """{name: (dtype, shape, bytes)}"""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, end = e["data_offsets"]
-        out[name] = (e["dtype"], e["shape"], blob[8 + n + b:8 + n + end])
-    return out
+    return harness.run(tessera, *args, cwd=cwd, timeout=60)
 
 
 def write_graph(path, graph):
@@ -139,8 +114,7 @@ def main():
         check(p.returncode == 0 and p.stdout.startswith("usage: tessera " + verb), f"{verb} --help")
     check(run(t, "version").stdout.startswith("tessera "), "version")
 
-    print(f"cli: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary("cli")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
+
+import harness
+from harness import check, read_safetensors, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -29,39 +31,6 @@ ALLOWED_NEEDED = re.compile(r"^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\
                             r"ld-linux-x86-64\.so\.2)$")
 SANITIZER_NEEDED = re.compile(r"^lib(asan|ubsan)\.so(\.\d+)*$")
 FORBIDDEN = re.compile(r"llvm|nvrtc|cuda|stdc\+\+", re.IGNORECASE)
-
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}")
-    return cond
-
-
-def run(*args, cwd=None, env=None):
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL)
-
-
-def read_safetensors(path):
-    """{name: (dtype, shape, bytes)}"""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, end = e["data_offsets"]
-        out[name] = (e["dtype"], e["shape"], blob[8 + n + b:8 + n + end])
-    return out
-
 
 def close_f32(got, want, rtol=1e-4, atol=1e-4):
     """(ok, worst |got - want|) for two F32 tensors' bytes."""
@@ -399,10 +368,9 @@ def main():
         check_cuda_spec_example(t, w)
     else:
         print("compile: --target cuda skipped (this build has no GPU backend)")
-    print(f"compile: {passed} passed, {failed} failed")
-    if failed == 0:
+    if harness.failed == 0:
         shutil.rmtree(w, ignore_errors=True)
-    return 1 if failed else 0
+    return harness.summary("compile")
 
 
 if __name__ == "__main__":

@@ -11,24 +11,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}")
-
+import harness
+from harness import check
 
 def run(tessera, *args):
-    return subprocess.run([tessera, "db", *args], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    return harness.run(tessera, "db", *args, timeout=60)
 
 
 CPU = {"kind": "cpu", "device": "Test CPU 9000", "arch": "znver4", "features": "0123456789abcdef",
@@ -257,8 +246,7 @@ def main():
     p = run(t, "merge", "--help")
     check(p.returncode == 0 and p.stdout.startswith("usage: tessera db"), "db merge --help")
 
-    print(f"db: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.summary("db")
 
 
 if __name__ == "__main__":
