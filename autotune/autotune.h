@@ -224,7 +224,8 @@ struct ts_tune_bench_opts {
  * inputs (integers inside the index ranges the kernel gathers from), the
  * reference output (ts_program_run_ref, computed once), and for the CPU
  * copies of the inputs rotated between runs so that together they exceed
- * the last-level cache, for the GPU buffers rotated past the L2. Each
+ * twice the workers' private L2 caches (each run finds its data in L3 or
+ * memory, as inside a model), for the GPU buffers rotated past the L2. Each
  * candidate is compiled with its schedule, run once and compared with the
  * reference (the tolerances of `run --check`), then timed: warm-up, then
  * runs until min_time_s and min_runs, the median kept.
