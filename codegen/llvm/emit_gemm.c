@@ -1,6 +1,7 @@
 /* emit_gemm.c — the GEMM kernel emitter: splits the tasks of ts_kernel_ntasks
  * (batch, row block, column block) and picks the code for them: the packed,
  * cache-blocked path (emit_gemm_pack.c, emit_gemm_micro.c) for float GEMMs,
+ * the direct path (emit_gemv.c) for those with a small M (a decode step),
  * or a plain triple loop that handles every other case (integer matmul, K = 0,
  * an output that aliases an input, a schedule the packed path does not take). */
 #include "codegen/llvm/emit_gemm.h"
@@ -56,7 +57,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /* Emits "for t in [begin, end)" and, inside it, the task's tile and batch
  * offsets (ts_kernel_ntasks: t = (b·mb + i)·nb + j); returns with the builder
  * in the loop body. */
-static void task_begin(struct ts_gemm *G, struct ts_llvm_loop *lp) {
+void ts_gemm_task_begin(struct ts_gemm *G, struct ts_llvm_loop *lp) {
     struct ts_llvm *L = G->L;
     const struct ts_kernel *k = G->k;
     int64_t mb = ceil_div(G->m, G->mc), nb = ceil_div(G->n, G->nc);
@@ -81,8 +82,7 @@ static void task_begin(struct ts_gemm *G, struct ts_llvm_loop *lp) {
     }
 }
 
-/* An alloca in the entry block (where SROA promotes it to registers). */
-static LLVMValueRef entry_alloca(struct ts_llvm *L, LLVMTypeRef t, const char *name) {
+LLVMValueRef ts_gemm_entry_alloca(struct ts_llvm *L, LLVMTypeRef t, const char *name) {
     LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(L->fn);
     LLVMBuilderRef b = LLVMCreateBuilderInContext(L->ctx);
     LLVMValueRef first = LLVMGetFirstInstruction(entry);
@@ -99,10 +99,10 @@ static void emit_packed(struct ts_gemm *G) {
     struct ts_llvm *L = G->L;
     G->t_vec = LLVMVectorType(L->t_f32, (unsigned)G->vw);
     for (int i = 0; i < G->mr * G->nv; i++) {
-        G->acc[i] = entry_alloca(L, G->t_vec, "acc");
+        G->acc[i] = ts_gemm_entry_alloca(L, G->t_vec, "acc");
         LLVMSetAlignment(G->acc[i], (unsigned)(4 * G->vw));
     }
-    G->tile = entry_alloca(L, LLVMArrayType(L->t_f32, (unsigned)(G->mr * G->nr)), "tile");
+    G->tile = ts_gemm_entry_alloca(L, LLVMArrayType(L->t_f32, (unsigned)(G->mr * G->nr)), "tile");
     LLVMSetAlignment(G->tile, 64);
     /* Scratch (64-byte aligned): B's panel first, then A's block on the next
      * 64-byte boundary; ts_kernel_scratch_bytes leaves 128 bytes for that. */
@@ -113,7 +113,7 @@ static void emit_packed(struct ts_gemm *G) {
     G->apack = LLVMBuildGEP2(L->b, L->t_f32, L->scratch, &off, 1, "apack");
 
     struct ts_llvm_loop tl;
-    task_begin(G, &tl);
+    ts_gemm_task_begin(G, &tl);
     struct ts_llvm_loop pl;
     LLVMValueRef kdim = ts_llvm_i64(L, G->kdim);
     LLVMValueRef pc = ts_llvm_loop_begin(L, &pl, ts_llvm_i64(L, 0), kdim, ts_llvm_i64(L, G->kc), "pc");
@@ -136,11 +136,11 @@ static void emit_plain(struct ts_gemm *G) {
     struct ts_llvm *L = G->L;
     const struct ts_kernel *k = G->k;
     LLVMTypeRef at = ts_llvm_scalar_type(L, k->acc_type, 1);
-    LLVMValueRef slot = entry_alloca(L, at, "acc");
+    LLVMValueRef slot = ts_gemm_entry_alloca(L, at, "acc");
     LLVMValueRef zero = LLVMConstNull(at);
 
     struct ts_llvm_loop tl, ml, nl;
-    task_begin(G, &tl);
+    ts_gemm_task_begin(G, &tl);
     LLVMValueRef mi = ts_llvm_loop_begin(L, &ml, ts_llvm_i64(L, 0), G->mcur, ts_llvm_i64(L, 1), "m");
     LLVMValueRef row = add(G, G->i0, mi);
     LLVMValueRef ni = ts_llvm_loop_begin(L, &nl, ts_llvm_i64(L, 0), G->ncur, ts_llvm_i64(L, 1), "n");
@@ -189,17 +189,38 @@ static bool is_float(enum ts_dtype t) { return t == TS_F32 || t == TS_F16 || t =
 /* Whether the packed path computes this kernel exactly as the contract says.
  * It keeps partial sums across KC panels in the output itself, so the output
  * must hold f32 when K spans several panels and must not alias an operand. */
-static bool packed_ok(const struct ts_gemm *G) {
+/* What both fast paths ask of the operands: f32 accumulation of float A
+ * and B, K > 0, A independent of n and B of m, and no operand sharing the
+ * output's buffer (they read A and B while C is written). */
+static bool operands_ok(const struct ts_gemm *G) {
     const struct ts_kernel *k = G->k;
     if (k->acc_type != TS_SCALAR_F32 || k->rank < 2 || G->kdim <= 0) return false;
     if (!is_float(G->a->dtype) || !is_float(G->b->dtype)) return false;
     if (G->a->strides[k->rank - 1] != 0 || G->b->strides[k->rank - 2] != 0) return false;
     for (int i = 0; i < k->ninputs; i++)
         if (k->inputs[i].buffer == k->output.buffer) return false;
+    return true;
+}
+
+static bool packed_ok(const struct ts_gemm *G) {
+    if (!operands_ok(G)) return false;
     if (G->c->dtype != TS_F32 && G->kdim > G->kc) return false;
     if (G->mr < 1 || G->mr > TS_GEMM_MAX_MR || G->nr < 1 || G->nr % G->vw != 0) return false;
     if (G->nv > TS_GEMM_MAX_NV || G->mr * G->nv > TS_GEMM_MAX_ACC) return false;
     return G->mc >= 1 && G->nc >= 1 && G->kc >= 1;
+}
+
+/* Whether the direct path (emit_gemv.c) applies: what packed_ok asks of the
+ * operands (it too reads A and B as floats and must not see its output
+ * change under it), a small M, and B with unit stride along k or n (the
+ * bounds of emit_gemm.h, measured against the packed path on an AVX-512
+ * Xeon). It needs no f32 output for long K: each dot product is whole before
+ * it is stored. */
+static bool gemv_ok(const struct ts_gemm *G) {
+    if (!operands_ok(G)) return false;
+    if (G->m > TS_GEMV_MAX_M) return false;
+    if (ts_gemm_gemv_nk(G)) return true;
+    return G->sbn == 1 && G->m <= TS_GEMV_MAX_M_KN;
 }
 
 enum ts_status ts_llvm_emit_gemm(struct ts_llvm *L, struct ts_diag *d) {
@@ -250,7 +271,8 @@ enum ts_status ts_llvm_emit_gemm(struct ts_llvm *L, struct ts_diag *d) {
      * multiply and an add there (and still one FMA where there is one). */
     G.fma = L->cpu->fma ? "llvm.fma" : "llvm.fmuladd";
 
-    if (packed_ok(&G)) emit_packed(&G);
+    if (gemv_ok(&G)) ts_gemm_emit_gemv(&G);
+    else if (packed_ok(&G)) emit_packed(&G);
     else emit_plain(&G);
     return TS_OK;
 }

@@ -1,7 +1,8 @@
-/* emit_gemm.h — what the three files of the GEMM emitter share: the kernel's
+/* emit_gemm.h — what the files of the GEMM emitter share: the kernel's
  * shape and strides as compile-time constants, and the per-task values
- * (tile origin and extent, batch offsets) the packing and micro-kernel code
- * read. Only emit_gemm.c, emit_gemm_pack.c and emit_gemm_micro.c include it. */
+ * (tile origin and extent, batch offsets) the packing, micro-kernel and
+ * direct small-M code read. Only emit_gemm.c, emit_gemm_pack.c,
+ * emit_gemm_micro.c and emit_gemv.c include it. */
 #ifndef TESSERA_CODEGEN_LLVM_EMIT_GEMM_H
 #define TESSERA_CODEGEN_LLVM_EMIT_GEMM_H
 
@@ -11,6 +12,13 @@
 #define TS_GEMM_MAX_MR 16
 #define TS_GEMM_MAX_NV 4
 #define TS_GEMM_MAX_ACC 32
+
+/* The largest M (per batch) the direct path (emit_gemv.c) takes, for B
+ * given as [N, K] and as [K, N]: below it, packing B costs about as much as
+ * the product itself. (With B [K, N] the accumulators of more rows leave
+ * room for fewer vectors of each row of B, so its bound is lower.) */
+#define TS_GEMV_MAX_M 8
+#define TS_GEMV_MAX_M_KN 4
 
 struct ts_gemm {
     struct ts_llvm *L;
@@ -47,7 +55,23 @@ void ts_gemm_pack_a(struct ts_gemm *G, LLVMValueRef pc, LLVMValueRef kcur);
  * and stored in the output's dtype. */
 void ts_gemm_macro(struct ts_gemm *G, LLVMValueRef kcur, LLVMValueRef first, LLVMValueRef last);
 
-/* emit_gemm.c: small arithmetic helpers shared by the three files. */
+/* emit_gemv.c: the direct path for small M (ts_llvm_emit_gemm checks that it
+ * applies: float operands, B with unit stride along n or along k, M at most
+ * TS_GEMV_MAX_M, K > 0, no operand aliasing the output): every output
+ * element's whole dot product in registers, read straight from A and B, then
+ * the epilogue and the store. Emits the whole body, task loop and ret. */
+void ts_gemm_emit_gemv(struct ts_gemm *G);
+/* Whether the direct path reads B as [N, K] (k its unit stride, and n not or
+ * N narrower than a vector); else as [K, N] (n its unit stride). */
+bool ts_gemm_gemv_nk(const struct ts_gemm *G);
+
+/* emit_gemm.c: the task loop of ts_kernel_ntasks ("for t in [begin, end)"
+ * with G's per-task values set; close it with ts_llvm_loop_end), and an
+ * alloca in the entry block (where SROA promotes it to registers). */
+void ts_gemm_task_begin(struct ts_gemm *G, struct ts_llvm_loop *lp);
+LLVMValueRef ts_gemm_entry_alloca(struct ts_llvm *L, LLVMTypeRef t, const char *name);
+
+/* emit_gemm.c: small arithmetic helpers shared by the files. */
 LLVMValueRef ts_gemm_mul(struct ts_gemm *G, LLVMValueRef x, int64_t c);
 LLVMValueRef ts_gemm_min(struct ts_gemm *G, LLVMValueRef x, LLVMValueRef y);
 /* The address of A(row, k) / B(k, col) / C(row, col) of this task's batch;

@@ -1,8 +1,10 @@
 /* test_llvm_gemm.c — GEMM kernels from the LLVM CPU backend against a direct
  * double-precision loop: awkward shapes (1, 7, 17, 127, 129, K = 0), A and B
  * transposed through their strides, batches with a broadcast B, f16/bf16
- * operands and outputs, bias+gelu and residual epilogues, integer matmul, and
- * a set of schedules that must all give the same numbers. */
+ * operands and outputs, bias+gelu and residual epilogues, integer matmul, a
+ * set of schedules that must all give the same numbers, and the direct path
+ * for small M with both B layouts (up to M = 4 for B [K, N], 8 for B [N, K];
+ * 5 and 9 cross into the packed path). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -316,6 +318,58 @@ int main(void) {
                                                      .n = 40, .k = 33, .ta = TS_BF16, .tb = TS_F16,
                                                      .tc = TS_F32, .trans_a = t, .sched = scheds[s]});
         }
+    /* Small M (the direct path up to M = 4 or 8, then the packed one): both
+     * B layouts, awkward N and K (vector, block and k tails), bias+gelu. */
+    static const int64_t gn[] = {1, 7, 17, 127, 129, 200};
+    static const int64_t gk[] = {1, 7, 17, 127, 129, 4097};
+    static const int64_t gm[] = {1, 2, 3, 4, 5, 8, 9};
+    for (int mi = 0; mi < 7; mi++)
+        for (int i = 0; i < 6; i++)
+            for (int t = 0; t < 2; t++) {
+                int64_t kk = gk[(i + mi + 1 + 3 * t) % 6];
+                check_case("small m", (struct gcase){.m = gm[mi], .n = gn[i], .k = kk, .ta = TS_F32, .tb = TS_F32,
+                                                     .tc = TS_F32, .trans_b = t,
+                                                     .epi = (i + t) % 2 ? EPI_BIAS_GELU : EPI_NONE});
+            }
+    for (int t = 0; t < 2; t++) {
+        /* N of several blocks and tasks, K of several panels. */
+        check_case("gemv wide", (struct gcase){.m = 1, .n = 1000, .k = 300, .ta = TS_F32, .tb = TS_F32,
+                                               .tc = TS_F32, .trans_b = t, .epi = EPI_BIAS_GELU});
+        check_case("gemv 4097", (struct gcase){.m = 2, .n = 129, .k = 4097, .ta = TS_F32, .tb = TS_F32,
+                                               .tc = TS_F32, .trans_b = t});
+        /* Batch dims, B shared by the batches or not, residual epilogue. */
+        check_case("gemv batch", (struct gcase){.nbatch = 2, .batch = {2, 3}, .m = 1, .n = 33, .k = 70,
+                                                .ta = TS_F32, .tb = TS_F32, .tc = TS_F32, .trans_b = t,
+                                                .bcast_b = t, .epi = EPI_RESIDUAL});
+        check_case("gemv batch 3", (struct gcase){.nbatch = 1, .batch = {3}, .m = 3, .n = 47, .k = 129,
+                                                  .ta = TS_F32, .tb = TS_F32, .tc = TS_F32, .trans_b = t,
+                                                  .bcast_b = !t, .epi = EPI_BIAS_GELU});
+        /* Transposed A (strided k), f16/bf16 operands and outputs. */
+        check_case("gemv trans a", (struct gcase){.m = 4, .n = 65, .k = 131, .ta = TS_F32, .tb = TS_F32,
+                                                  .tc = TS_F32, .trans_a = true, .trans_b = t});
+        check_case("gemv half", (struct gcase){.m = 1, .n = 100, .k = 300, .ta = TS_F16, .tb = TS_BF16,
+                                               .tc = TS_F32, .trans_b = t, .epi = EPI_BIAS_GELU});
+        check_case("gemv half c", (struct gcase){.m = 2, .n = 77, .k = 700, .ta = TS_F32, .tb = TS_F16,
+                                                 .tc = TS_BF16, .trans_b = t});
+        /* In place: the output aliases the residual, so not the direct path. */
+        check_case("gemv in place", (struct gcase){.m = 1, .n = 45, .k = 60, .ta = TS_F32, .tb = TS_F32,
+                                                   .tc = TS_F32, .trans_b = t, .epi = EPI_RESIDUAL,
+                                                   .in_place = true});
+        /* Schedules with row blocks shorter than M (a short last one) and
+         * narrow column blocks. */
+        check_case("gemv sched", (struct gcase){.m = 4, .n = 71, .k = 131, .ta = TS_F32, .tb = TS_F32,
+                                                .tc = TS_F32, .trans_b = t, .epi = EPI_BIAS_GELU,
+                                                .sched = {.mc = 3, .kc = 64, .nc = 24, .mr = 3, .nr = 8}});
+        check_case("gemv sched 2", (struct gcase){.nbatch = 1, .batch = {2}, .m = 3, .n = 40, .k = 33,
+                                                  .ta = TS_F32, .tb = TS_F32, .tc = TS_F32, .trans_b = t,
+                                                  .sched = {.mc = 2, .kc = 9, .nc = 16, .mr = 1, .nr = 16}});
+        /* Other vector widths: AVX2 (16 registers) and SSE (4 lanes, no FMA). */
+        check_case("gemv portable", (struct gcase){.m = 4, .n = 131, .k = 77, .ta = TS_F32, .tb = TS_F32,
+                                                   .tc = TS_F32, .trans_b = t, .epi = EPI_BIAS_GELU,
+                                                   .cpu = "portable"});
+        check_case("gemv sse", (struct gcase){.m = 3, .n = 37, .k = 19, .ta = TS_F32, .tb = TS_BF16,
+                                              .tc = TS_F32, .trans_b = t, .cpu = "x86-64"});
+    }
     /* The portable (AVX2) code path, whatever the host. */
     check_case("portable", (struct gcase){.m = 127, .n = 129, .k = 300, .ta = TS_F32, .tb = TS_F32,
                                           .tc = TS_F32, .epi = EPI_BIAS_GELU, .cpu = "portable"});
