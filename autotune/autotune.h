@@ -152,7 +152,7 @@ struct ts_tune_search_opts {
     int trials;          /* candidates measured at most, known ones included (≥ 1) */
     double budget_s;     /* seconds of measuring for this task at most (0: no limit) */
     uint64_t seed;       /* same seed, same results: same choices */
-    int patience;        /* stop after this many measurements without a 1% gain (0: max(8, trials/4)) */
+    int patience;        /* stop after this many measurements without a 1% gain (0: max(16, trials/2)) */
 };
 /* Measures candidates idx[0..n) of the space, writing seconds (INFINITY
  * when it failed) to seconds[0..n). Called with batches of up to 8. */

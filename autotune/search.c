@@ -327,7 +327,7 @@ void ts_tune_search(const struct ts_tune_space *space, const double *estimate, c
     int n = space->n;
     if (n <= 0) return;
     int trials = o->trials > 0 ? o->trials : 1;
-    int patience = o->patience > 0 ? o->patience : (trials / 4 > 8 ? trials / 4 : 8);
+    int patience = o->patience > 0 ? o->patience : (trials / 2 > 16 ? trials / 2 : 16);
     if (!now) now = mono_now;
     double start = o->budget_s > 0 ? now() : 0;
 

@@ -6,8 +6,13 @@
  * GFLOP/s, the ratio, the fraction of peak and geometric means. Other load
  * on the machine shows up as halved 2-thread figures: rerun with --only.
  *
+ * With --db (or --tune) each problem is also tuned by the autotuner into that
+ * database (issue #5) and timed a second time with the tuned schedule: the
+ * table then has default, tuned and OpenBLAS side by side.
+ *
  *   bench_gemm [--threads N] [--quick] [--csv FILE] [--cpu NAME] [--only MxNxK]
- *              [--sched mc,kc,nc,mr,nr] [--min-time S] [--dump-ir FILE] */
+ *              [--sched mc,kc,nc,mr,nr] [--min-time S] [--dump-ir FILE]
+ *              [--db FILE] [--tune] [--trials N] [--seed N] [--rounds N] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +42,11 @@ struct opts {
     struct ts_sched_gemm sched; /* mr = 0: the default schedule */
     double min_time;
     const char *dump_ir;
+    const char *db;             /* the tuning database: NULL, no tuned column */
+    bool tune;                  /* run the tuner on problems the database already has too (it resumes) */
+    int trials;
+    uint64_t seed;
+    int rounds;                 /* timing blocks per library, best kept (1: one block each) */
 };
 
 /* ---- the problem list ---------------------------------------------------- */
@@ -71,23 +81,9 @@ static int suite(struct problem *p, bool quick) {
     return n;
 }
 
-/* ---- running tessera's kernel on the pool -------------------------------- */
+/* ---- the kernel, and the program the tuner takes ---------------------------- */
 
-typedef int32_t (*kernel_fn)(void *const *args, int64_t begin, int64_t end, void *scratch);
-
-struct job {
-    kernel_fn fn;
-    void *args[3];
-    char *scratch;        /* one slice per worker */
-    int64_t scratch_bytes;
-};
-
-static int32_t run_share(void *ctx, int worker, int64_t begin, int64_t end) {
-    struct job *j = ctx;
-    return j->fn(j->args, begin, end, j->scratch + (size_t)worker * (size_t)j->scratch_bytes);
-}
-
-/* A one-kernel program: C[M,N] = A[M,K]·B with B [K,N] or [N,K]. */
+/* C[M,N] = A[M,K]·B with B [K,N] or [N,K]: buffers 0 (A), 1 (B), 2 (C). */
 static void make_kernel(const struct problem *pr, struct ts_koperand ops[2], struct ts_kernel *k) {
     memset(ops, 0, 2 * sizeof *ops);
     ops[0] = (struct ts_koperand){.buffer = 0, .dtype = TS_F32, .strides = {pr->k, 0}, .kstride = 1};
@@ -98,6 +94,118 @@ static void make_kernel(const struct problem *pr, struct ts_koperand ops[2], str
                             .k = pr->k, .acc_type = TS_SCALAR_F32, .inputs = ops, .ninputs = 2,
                             .output = {.buffer = 2, .dtype = TS_F32, .strides = {pr->n, 1}},
                             .out_root = -1};
+}
+
+/* The same kernel as a whole program (graph inputs a and b, output c,
+ * buffers and kernel in the graph's arena), because the tuner lifts each
+ * kernel out of a program with its graph (ts_tune_subprogram) to measure it.
+ * ts_graph_free(p->graph) frees it. */
+static enum ts_status make_program(const struct problem *pr, int vector_width, struct ts_program **out,
+                                   struct ts_diag *d) {
+    *out = NULL;
+    struct ts_graph *g = ts_graph_init("");
+    struct ts_arena *a = g->arena;
+    g->name = ts_arena_printf(a, "gemm %lldx%lldx%lld%s", (long long)pr->m, (long long)pr->n, (long long)pr->k,
+                              pr->trans_b ? " B[N,K]" : "");
+    struct ts_program *p = ts_arena_alloc(a, sizeof *p);
+    p->graph = g;
+    p->nbuffers = 3;
+    p->buffers = ts_arena_alloc(a, 3 * sizeof *p->buffers);
+    g->inputs = ts_arena_alloc(a, 2 * sizeof *g->inputs);
+    g->outputs = ts_arena_alloc(a, sizeof *g->outputs);
+    static const char *const names[3] = {"a", "b", "c"};
+    int64_t shapes[3][2] = {{pr->m, pr->k}, {pr->trans_b ? pr->n : pr->k, pr->trans_b ? pr->k : pr->n},
+                            {pr->m, pr->n}};
+    for (int i = 0; i < 3; i++) {
+        int id = -1;
+        if (ts_graph_add_value(g, names[i], i < 2 ? TS_VALUE_INPUT : TS_VALUE_NODE, &id, d) != TS_OK) {
+            ts_graph_free(g);
+            return d->status;
+        }
+        ts_value_set_shape(&g->values[id], TS_F32, 2, shapes[i]);
+        if (i < 2) g->inputs[g->ninputs++] = id;
+        else g->outputs[g->noutputs++] = id;
+        p->buffers[i] = (struct ts_kbuffer){.kind = i < 2 ? TS_KBUF_INPUT : TS_KBUF_OUTPUT,
+                                            .name = g->values[id].name, .value = id, .dtype = TS_F32,
+                                            .nbytes = shapes[i][0] * shapes[i][1] * 4, .index = i < 2 ? i : 0,
+                                            .reuses = -1};
+    }
+    g->shaped = true;
+    p->input_buffers = ts_arena_alloc(a, 2 * sizeof *p->input_buffers);
+    p->input_buffers[0] = 0;
+    p->input_buffers[1] = 1;
+    p->output_buffers = ts_arena_alloc(a, sizeof *p->output_buffers);
+    p->output_buffers[0] = 2;
+    struct ts_koperand ops[2];
+    struct ts_kernel k;
+    make_kernel(pr, ops, &k);
+    k.inputs = ts_arena_alloc(a, 2 * sizeof *k.inputs);
+    memcpy(k.inputs, ops, sizeof ops);
+    p->kernels = ts_arena_alloc(a, sizeof *p->kernels);
+    p->kernels[0] = k;
+    p->nkernels = 1;
+    /* The default schedule: the tuner's candidate 0 too. */
+    ts_sched_default_cpu(&p->kernels[0], vector_width);
+    enum ts_status st = ts_program_check(p, d);
+    if (st != TS_OK) {
+        ts_graph_free(g);
+        return st;
+    }
+    *out = p;
+    return TS_OK;
+}
+
+/* ---- running tessera's kernel on the pool -------------------------------- */
+
+typedef int32_t (*kernel_fn)(void *const *args, int64_t begin, int64_t end, void *scratch);
+
+struct job {
+    kernel_fn fn;
+    void *args[3];
+    char *scratch;        /* one slice per worker */
+    int64_t scratch_bytes;
+    int64_t ntasks;
+    int workers;          /* the schedule's thread cap (0: every worker of the pool) */
+    struct ts_cpu_code *code;
+};
+
+static int32_t run_share(void *ctx, int worker, int64_t begin, int64_t end) {
+    struct job *j = ctx;
+    return j->fn(j->args, begin, end, j->scratch + (size_t)worker * (size_t)j->scratch_bytes);
+}
+
+static void job_run(struct ts_rt_pool *pool, struct job *j) {
+    ts_rt_pool_run(pool, j->ntasks, j->workers, run_share, j);
+}
+
+/* Compiles kernel k (its schedule as it is) into a job computing c = a·b. */
+static bool job_init(const struct ts_kernel *k, const struct opts *o, FILE *dump, struct ts_rt_pool *pool, float *a,
+                     float *b, float *c, struct job *j) {
+    memset(j, 0, sizeof *j);
+    struct ts_program prog = {.kernels = (struct ts_kernel *)(uintptr_t)k, .nkernels = 1};
+    struct ts_cpu_opts co = {.cpu = o->cpu, .opt_level = 3, .dump_ir = dump};
+    struct ts_diag d = {0};
+    void *addr = NULL;
+    enum ts_status st = ts_cpu_codegen(&prog, &co, &j->code, &d);
+    if (st == TS_OK) st = ts_cpu_code_jit(j->code, &addr, &d);
+    if (st != TS_OK) {
+        fprintf(stderr, "bench_gemm: error: %s\n", d.what);
+        ts_cpu_code_free(j->code);
+        j->code = NULL;
+        return false;
+    }
+    memcpy(&j->fn, &addr, sizeof j->fn);
+    j->args[0] = a, j->args[1] = b, j->args[2] = c;
+    j->scratch_bytes = ts_kernel_scratch_bytes(k);
+    j->scratch = aligned_alloc(64, (size_t)(j->scratch_bytes * ts_rt_pool_threads(pool) + 64));
+    j->ntasks = ts_kernel_ntasks(k);
+    j->workers = ts_kernel_cpu_threads(k);
+    return true;
+}
+
+static void job_free(struct job *j) {
+    free(j->scratch);
+    ts_cpu_code_free(j->code);
 }
 
 /* ---- measuring ----------------------------------------------------------- */
@@ -115,10 +223,11 @@ static float rnd(void) {
 }
 
 struct result {
-    double ts_gflops, ob_gflops;
+    double ts_gflops, tuned_gflops, ob_gflops;
     double max_err;
     bool ok;
-    struct ts_sched_gemm sched;
+    struct ts_sched_gemm sched, tuned;
+    bool same;      /* the tuned schedule is the default: one measurement for both */
 };
 
 static void sgemm_openblas(const struct problem *pr, const float *a, const float *b, float *c) {
@@ -127,11 +236,65 @@ static void sgemm_openblas(const struct problem *pr, const float *a, const float
                 c, (int)pr->n);
 }
 
+/* Whether x and y agree within a bound that grows with K; *max_err gets the worst difference seen. */
+static bool agree(const float *x, const float *y, int64_t n, int64_t K, double *max_err) {
+    bool ok = true;
+    double tol_abs = 1e-5 * sqrt((double)K) * 4, tol_rel = 1e-4;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)x[i] - (double)y[i]);
+        if (e > *max_err || isnan(e)) *max_err = isnan(e) ? INFINITY : e;
+        if (!(e <= tol_abs + tol_rel * fabs((double)y[i]))) ok = false;
+    }
+    return ok;
+}
+
+enum { MAXREP = 101 };
+
+/* The median seconds of runs after a warm-up: ≥ 5 runs and ≥ min_time seconds. */
+static double time_job(struct ts_rt_pool *pool, struct job *j, double min_time) {
+    double t[MAXREP], spent = 0;
+    int reps = 0;
+    job_run(pool, j);
+    while (reps < MAXREP && (reps < 5 || spent < min_time)) {
+        double t0 = ts_rt_now_seconds();
+        job_run(pool, j);
+        t[reps] = ts_rt_now_seconds() - t0;
+        spent += t[reps++];
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    return t[reps / 2];
+}
+
+static double time_openblas(const struct problem *pr, const float *a, const float *b, float *c, double min_time) {
+    double t[MAXREP], spent = 0;
+    int reps = 0;
+    sgemm_openblas(pr, a, b, c);
+    while (reps < MAXREP && (reps < 5 || spent < min_time)) {
+        double t0 = ts_rt_now_seconds();
+        sgemm_openblas(pr, a, b, c);
+        t[reps] = ts_rt_now_seconds() - t0;
+        spent += t[reps++];
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    return t[reps / 2];
+}
+
+/* Pauses before timing one library after another. After a call, OpenBLAS's
+ * idle threads keep spinning for a while (its THREAD_TIMEOUT) and would take a
+ * core from our pool's worker (and ours from it); the pause lets them sleep. */
+static void settle(struct ts_rt_pool *pool) {
+    if (ts_rt_pool_threads(pool) > 1) nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL);
+}
+
+/* Times the default schedule (or --sched), the tuned one when given (NULL:
+ * none) and OpenBLAS, each checked against the others first. */
 static bool bench_one(const struct problem *pr, const struct opts *o, const struct ts_cpu_info *info,
-                      struct ts_rt_pool *pool, struct result *res) {
+                      struct ts_rt_pool *pool, const struct ts_sched_gemm *tuned, struct result *res) {
     int64_t M = pr->m, N = pr->n, K = pr->k;
+    memset(res, 0, sizeof *res);
     float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
     float *c1 = malloc(sizeof(float) * (size_t)(M * N)), *c2 = malloc(sizeof(float) * (size_t)(M * N));
+    float *c3 = tuned ? malloc(sizeof(float) * (size_t)(M * N)) : NULL;
     for (int64_t i = 0; i < M * K; i++) a[i] = rnd();
     for (int64_t i = 0; i < K * N; i++) b[i] = rnd();
 
@@ -141,90 +304,156 @@ static bool bench_one(const struct problem *pr, const struct opts *o, const stru
     if (o->sched.mr) k.sched.gemm = o->sched;
     else ts_sched_default_cpu(&k, info->vector_width);
     res->sched = k.sched.gemm;
-    struct ts_program prog = {.kernels = &k, .nkernels = 1};
+    struct ts_kernel kt = k;
+    if (tuned) {
+        kt.sched.gemm = *tuned;
+        res->tuned = *tuned;
+        res->same = memcmp(&kt.sched.gemm, &k.sched.gemm, sizeof k.sched.gemm) == 0;
+    }
     FILE *dump = o->dump_ir ? fopen(o->dump_ir, "w") : NULL;
-    struct ts_cpu_opts co = {.cpu = o->cpu, .opt_level = 3, .dump_ir = dump};
-    struct ts_cpu_code *code = NULL;
-    struct ts_diag d = {0};
-    void *addr = NULL;
-    enum ts_status st = ts_cpu_codegen(&prog, &co, &code, &d);
+    struct job j1, j3 = {0};
+    bool ok = job_init(&k, o, dump, pool, a, b, c1, &j1);
     if (dump) fclose(dump);
-    if (st == TS_OK) st = ts_cpu_code_jit(code, &addr, &d);
-    if (st != TS_OK) {
-        fprintf(stderr, "bench_gemm: error: %s\n", d.what);
-        ts_cpu_code_free(code);
-        free(a), free(b), free(c1), free(c2);
+    bool two = ok && tuned && !res->same;
+    if (two && !job_init(&kt, o, NULL, pool, a, b, c3, &j3)) {
+        job_free(&j1);
+        ok = false;
+    }
+    if (!ok) {
+        free(a), free(b), free(c1), free(c2), free(c3);
         return false;
     }
-    struct job job = {.args = {a, b, c1}, .scratch_bytes = ts_kernel_scratch_bytes(&k)};
-    memcpy(&job.fn, &addr, sizeof job.fn);
-    job.scratch = aligned_alloc(64, (size_t)(job.scratch_bytes * ts_rt_pool_threads(pool) + 64));
-    int64_t ntasks = ts_kernel_ntasks(&k);
 
-    /* Check first: each against the other, with a bound that grows with K. */
-    ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
+    /* Check first: each against the others, with a bound that grows with K. */
+    job_run(pool, &j1);
     sgemm_openblas(pr, a, b, c2);
     double max_err = 0;
-    bool ok = true;
-    double tol_abs = 1e-5 * sqrt((double)K) * 4, tol_rel = 1e-4;
-    for (int64_t i = 0; i < M * N; i++) {
-        double e = fabs((double)c1[i] - (double)c2[i]);
-        if (e > max_err || isnan(e)) max_err = isnan(e) ? INFINITY : e;
-        if (!(e <= tol_abs + tol_rel * fabs((double)c2[i]))) ok = false;
+    res->ok = agree(c1, c2, M * N, K, &max_err);
+    if (two) {
+        job_run(pool, &j3);
+        res->ok &= agree(c3, c2, M * N, K, &max_err);
+        res->ok &= agree(c3, c1, M * N, K, &max_err);
     }
-    res->ok = ok;
     res->max_err = max_err;
 
-    /* Each library in its own block, warm-up first. Not interleaved: after
-     * a call, OpenBLAS's idle threads keep spinning for a while (its
-     * THREAD_TIMEOUT) and would take a core from our pool's worker; the pause
-     * lets them go to sleep first. */
+    /* Each in its own block, warm-up first (not interleaved: see settle);
+     * with --rounds the blocks are repeated in turn and each keeps its best
+     * median, so that all three see the same spells of a slower machine. */
     double flops = 2.0 * (double)M * (double)N * (double)K;
-    if (ts_rt_pool_threads(pool) > 1) nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL);
-    enum { MAXREP = 101 };
-    double t1[MAXREP], t2[MAXREP];
-    int reps = 0;
-    double spent = 0;
-    ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
-    while (reps < MAXREP && (reps < 5 || spent < o->min_time)) {
-        double t = ts_rt_now_seconds();
-        ts_rt_pool_run(pool, ntasks, 0, run_share, &job);
-        t1[reps] = ts_rt_now_seconds() - t;
-        spent += t1[reps++];
+    double s1 = INFINITY, s3 = INFINITY, s2 = INFINITY;
+    for (int round = 0; round < o->rounds; round++) {
+        settle(pool);
+        s1 = fmin(s1, time_job(pool, &j1, o->min_time));
+        if (two) s3 = fmin(s3, time_job(pool, &j3, o->min_time));
+        s2 = fmin(s2, time_openblas(pr, a, b, c2, o->min_time));
     }
-    int reps2 = 0;
-    spent = 0;
-    sgemm_openblas(pr, a, b, c2);
-    while (reps2 < MAXREP && (reps2 < 5 || spent < o->min_time)) {
-        double t = ts_rt_now_seconds();
-        sgemm_openblas(pr, a, b, c2);
-        t2[reps2] = ts_rt_now_seconds() - t;
-        spent += t2[reps2++];
-    }
-    qsort(t1, (size_t)reps, sizeof *t1, cmp_double);
-    qsort(t2, (size_t)reps2, sizeof *t2, cmp_double);
-    res->ts_gflops = flops / t1[reps / 2] / 1e9;
-    res->ob_gflops = flops / t2[reps2 / 2] / 1e9;
-    free(job.scratch);
-    ts_cpu_code_free(code);
-    free(a), free(b), free(c1), free(c2);
+    settle(pool);
+    res->ts_gflops = flops / s1 / 1e9;
+    if (two) res->tuned_gflops = flops / s3 / 1e9;
+    else if (tuned) res->tuned_gflops = res->ts_gflops;
+    res->ob_gflops = flops / s2 / 1e9;
+    job_free(&j1);
+    if (two) job_free(&j3);
+    free(a), free(b), free(c1), free(c2), free(c3);
     return true;
+}
+
+/* ---- tuning --------------------------------------------------------------------- */
+
+struct tuned {
+    struct ts_sched_gemm sched;
+    bool have;           /* a record applied (else the default stands) */
+    bool tuned_now;      /* the tuner ran in this run (else the database had the task) */
+    double seconds;      /* the tuner's wall time for this problem in this run */
+    int measured, space; /* candidates measured in this run, legal candidates */
+};
+
+/* Tunes problem pr into o->db unless the database already has its task (or
+ * with --tune, always: the tuner resumes, measuring only what it has not),
+ * then applies the database's best to get the tuned schedule. */
+static bool tune_one(const struct problem *pr, const struct opts *o, const struct ts_tune_target *t,
+                     struct ts_tune_db *db, struct tuned *out) {
+    memset(out, 0, sizeof *out);
+    struct ts_diag d = {0};
+    struct ts_program *p = NULL;
+    if (make_program(pr, t->vector_bits / 32, &p, &d) != TS_OK) {
+        fprintf(stderr, "bench_gemm: error: %s\n", d.what);
+        return false;
+    }
+    out->sched = p->kernels[0].sched.gemm;
+    struct ts_tune_task task;
+    ts_tune_task_of(p, 0, &task);
+    bool ok = true;
+    if (o->tune || !ts_tune_db_best(db, task.hash, t->key)) {
+        struct ts_tune_opts to = {.trials = o->trials, .seed = o->seed, .bench = {.cpu = o->cpu}};
+        struct ts_tune_report *reps = NULL;
+        int nreps = 0;
+        double t0 = ts_rt_now_seconds();
+        enum ts_status st = ts_tune_program(p, t, o->db, &to, NULL, NULL, &reps, &nreps, stderr, &d);
+        out->seconds = ts_rt_now_seconds() - t0;
+        out->tuned_now = true;
+        if (st == TS_OK && nreps == 1) {
+            const struct ts_tune_report *r = &reps[0];
+            out->measured = r->measured;
+            out->space = r->space;
+            char best[128];
+            ts_tune_sched_format(TS_KERNEL_GEMM, TS_TARGET_CPU, &r->best, best, sizeof best);
+            fprintf(stderr,
+                    "bench_gemm: tuned %-26s %s: space %d, measured %d (known %d, failed %d)%s%s, default %.1f "
+                    "-> best %.1f GFLOP/s (%s), %.1f s%s%s\n",
+                    p->graph->name, task.hash, r->space, r->measured, r->known, r->failed,
+                    r->exhaustive ? ", exhaustive" : "", r->early_stop ? ", early stop" : "",
+                    task.flops / r->default_s / 1e9, task.flops / r->best_s / 1e9, best, out->seconds,
+                    r->error[0] ? ": " : "", r->error);
+        }
+        free(reps);
+        if (st == TS_OK) {
+            ts_tune_db_free(db);
+            st = ts_tune_db_load(o->db, NULL, true, stderr, db, &d);
+        }
+        if (st != TS_OK) {
+            fprintf(stderr, "bench_gemm: error: %s\n", d.what);
+            ok = false;
+        }
+    }
+    int applied = 0;
+    if (ok && ts_tune_apply(p, db, t, &applied, &d) == TS_OK && applied == 1) {
+        out->sched = p->kernels[0].sched.gemm;
+        out->have = true;
+    }
+    ts_graph_free((struct ts_graph *)(uintptr_t)p->graph);
+    return ok;
 }
 
 /* ---- main ------------------------------------------------------------------ */
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_gemm [--threads N] [--quick] [--csv FILE] [--cpu NAME] [--only MxNxK]\n"
-                    "                  [--sched mc,kc,nc,mr,nr] [--min-time SECONDS] [--dump-ir FILE]\n");
+                    "                  [--sched mc,kc,nc,mr,nr] [--min-time SECONDS] [--dump-ir FILE]\n"
+                    "                  [--db FILE] [--tune] [--trials N] [--seed N] [--rounds N]\n"
+                    "  --db FILE   also time each problem's tuned schedule: the best record of FILE, after\n"
+                    "              tuning problems FILE has no record of into it (it resumes: a second run\n"
+                    "              measures nothing)\n"
+                    "  --tune      run the tuner on every problem, also those FILE has (it measures only\n"
+                    "              what its search has not measured yet, e.g. after raising --trials);\n"
+                    "              without --db the database is $TMPDIR/bench_gemm-tune.jsonl\n"
+                    "  --trials N  candidates measured per problem at most (64); --seed N the search's seed\n"
+                    "  --rounds N  time each library in N blocks taken in turn, keeping each one's best (1)\n");
+}
+
+static void sched_str(const struct ts_sched_gemm *s, bool threads, char *buf, size_t size) {
+    if (threads) snprintf(buf, size, "%d/%d/%d/%d/%d/%d", s->mc, s->kc, s->nc, s->mr, s->nr, s->threads);
+    else snprintf(buf, size, "%d/%d/%d/%d/%d", s->mc, s->kc, s->nc, s->mr, s->nr);
 }
 
 int main(int argc, char **argv) {
-    struct opts o = {.threads = 1, .min_time = 0.3};
+    struct opts o = {.threads = 1, .min_time = 0.3, .trials = 64, .rounds = 1};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--quick") == 0) {
-            o.quick = true;
+        if (strcmp(arg, "--quick") == 0 || strcmp(arg, "--tune") == 0) {
+            if (arg[2] == 'q') o.quick = true;
+            else o.tune = true;
             continue;
         }
         if (!val) {
@@ -238,6 +467,10 @@ int main(int argc, char **argv) {
         else if (strcmp(arg, "--only") == 0) o.only = val;
         else if (strcmp(arg, "--min-time") == 0) o.min_time = atof(val);
         else if (strcmp(arg, "--dump-ir") == 0) o.dump_ir = val;
+        else if (strcmp(arg, "--db") == 0) o.db = val;
+        else if (strcmp(arg, "--trials") == 0) o.trials = atoi(val);
+        else if (strcmp(arg, "--seed") == 0) o.seed = strtoull(val, NULL, 10);
+        else if (strcmp(arg, "--rounds") == 0) o.rounds = atoi(val);
         else if (strcmp(arg, "--sched") == 0) {
             struct ts_sched_gemm *s = &o.sched;
             if (sscanf(val, "%d,%d,%d,%d,%d", &s->mc, &s->kc, &s->nc, &s->mr, &s->nr) != 5 || s->mc < 1 ||
@@ -254,19 +487,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gemm: error: --threads wants a positive count\n");
         return 2;
     }
+    if (o.trials < 1 || o.rounds < 1) {
+        fprintf(stderr, "bench_gemm: error: --trials and --rounds want positive counts\n");
+        return 2;
+    }
+    char default_db[1024];
+    if (o.tune && !o.db) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(default_db, sizeof default_db, "%s/bench_gemm-tune.jsonl", tmp && *tmp ? tmp : "/tmp");
+        o.db = default_db;
+    }
+    bool tuning = o.db != NULL;
     struct ts_diag d = {0};
     struct ts_cpu_info info;
     if (ts_cpu_info_init(o.cpu, &info, &d) != TS_OK) {
         fprintf(stderr, "bench_gemm: error: %s\n", d.what);
         return 1;
     }
-    struct ts_rt_pool *pool = NULL;
-    char err[256];
-    if (ts_rt_pool_init(o.threads, &pool, err, sizeof err) != 0) {
-        fprintf(stderr, "bench_gemm: error: %s\n", err);
-        return 1;
-    }
-    openblas_set_num_threads(o.threads);
 
     struct problem probs[MAX_PROBLEMS];
     int np = 0;
@@ -281,6 +518,42 @@ int main(int argc, char **argv) {
         np = suite(probs, o.quick);
     }
 
+    /* Tuning first, before this process starts a pool of its own: the tuner
+     * forks a measuring child per candidate, which must not inherit busy
+     * threads (measure_cpu.c), and no timing of ours runs beside it. */
+    static struct tuned tuned[MAX_PROBLEMS];
+    struct ts_tune_target target;
+    double tune_total = 0;
+    int tuned_now = 0;
+    if (tuning) {
+        if (ts_tune_target_cpu(&info, o.threads, &target, &d) != TS_OK) {
+            fprintf(stderr, "bench_gemm: error: %s\n", d.what);
+            return 1;
+        }
+        struct ts_tune_db db = {0};
+        if (ts_tune_db_load(o.db, NULL, true, stderr, &db, &d) != TS_OK) {
+            fprintf(stderr, "bench_gemm: error: %s\n", d.what);
+            return 1;
+        }
+        for (int i = 0; i < np; i++) {
+            if (!tune_one(&probs[i], &o, &target, &db, &tuned[i])) {
+                ts_tune_db_free(&db);
+                return 1;
+            }
+            tune_total += tuned[i].seconds;
+            tuned_now += tuned[i].tuned_now;
+        }
+        ts_tune_db_free(&db);
+    }
+
+    struct ts_rt_pool *pool = NULL;
+    char err[256];
+    if (ts_rt_pool_init(o.threads, &pool, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_gemm: error: %s\n", err);
+        return 1;
+    }
+    openblas_set_num_threads(o.threads);
+
     /* Peak: two FMA pipes of vector_width f32 lanes per core (32 FLOP/cycle
      * with AVX2, 64 with AVX-512 on Zen 4/5) at the measured clock. */
     double ghz = ts_tune_measure_ghz(); /* autotune/estimate.c: a dependent add chain */
@@ -294,55 +567,107 @@ int main(int argc, char **argv) {
            " (AVX2 peak, 32 FLOP/cycle: %.0f)\n",
            info.name, info.vector_bits, fpc, o.threads, ghz, measured ? "measured" : "nominal", peak,
            32.0 * o.threads * ghz);
-    printf("%-24s %-5s %-20s %9s %9s %6s %6s  %s\n", "problem", "B", "mc/kc/nc/mr/nr", "tessera", "OpenBLAS",
-           "ratio", "peak", "check");
+    if (o.rounds > 1)
+        printf("# each timed in %d rounds taken in turn (default, tuned, OpenBLAS), each keeping its best median\n",
+               o.rounds);
+    if (tuning) {
+        printf("# tuned: database %s, target %s, %d trials per problem at most, seed %llu; %d of %d problems "
+               "tuned in this run (%.1f s), the others' records were there\n",
+               o.db, target.key, o.trials, (unsigned long long)o.seed, tuned_now, np, tune_total);
+        printf("%-24s %-5s %9s %9s %9s %7s %7s  %-24s %7s  %s\n", "problem", "B", "default", "tuned", "OpenBLAS",
+               "tun/OB", "def/OB", "tuned mc/kc/nc/mr/nr/t", "tune s", "check");
+    } else {
+        printf("%-24s %-5s %-20s %9s %9s %6s %6s  %s\n", "problem", "B", "mc/kc/nc/mr/nr", "tessera", "OpenBLAS",
+               "ratio", "peak", "check");
+    }
     FILE *csv = o.csv ? fopen(o.csv, "w") : NULL;
     if (o.csv && !csv) {
         fprintf(stderr, "bench_gemm: error: cannot write %s\n", o.csv);
         return 1;
     }
-    if (csv)
+    if (csv && tuning)
+        fprintf(csv, "family,m,n,k,b_layout,threads,default_gflops,tuned_gflops,openblas_gflops,tuned_ratio,"
+                     "default_ratio,mc,kc,nc,mr,nr,tuned_mc,tuned_kc,tuned_nc,tuned_mr,tuned_nr,tuned_threads,"
+                     "tuned_is_default,tune_seconds,tuned_now,measured,space,max_abs_diff,check\n");
+    else if (csv)
         fprintf(csv, "family,m,n,k,b_layout,threads,mc,kc,nc,mr,nr,tessera_gflops,openblas_gflops,ratio,"
                      "fraction_of_peak,max_abs_diff,check\n");
-    double logsum = 0, logsum_big = 0;
+    double logsum = 0, logsum_big = 0, logt = 0, logt_big = 0, logtd = 0;
     int counted = 0, counted_big = 0, failed = 0;
     for (int i = 0; i < np; i++) {
         const struct problem *p = &probs[i];
         struct result r;
-        if (!bench_one(p, &o, &info, pool, &r)) {
+        if (!bench_one(p, &o, &info, pool, tuning ? &tuned[i].sched : NULL, &r)) {
             failed++;
             continue;
         }
-        char name[64], sched[32];
+        char name[64], sched[32], tsched[48];
         snprintf(name, sizeof name, "%s %lldx%lldx%lld", p->family, (long long)p->m, (long long)p->n,
                  (long long)p->k);
-        snprintf(sched, sizeof sched, "%d/%d/%d/%d/%d", r.sched.mc, r.sched.kc, r.sched.nc, r.sched.mr,
-                 r.sched.nr);
-        double ratio = r.ts_gflops / r.ob_gflops;
-        printf("%-24s %-5s %-20s %9.1f %9.1f %6.2f %5.0f%%  %s", name, p->trans_b ? "[N,K]" : "[K,N]", sched,
-               r.ts_gflops, r.ob_gflops, ratio, 100 * r.ts_gflops / peak, r.ok ? "ok" : "MISMATCH");
+        sched_str(&r.sched, false, sched, sizeof sched);
+        double ratio = r.ts_gflops / r.ob_gflops, tratio = r.tuned_gflops / r.ob_gflops;
+        const char *layout = p->trans_b ? "[N,K]" : "[K,N]";
+        if (tuning) {
+            const struct tuned *tu = &tuned[i];
+            sched_str(&r.tuned, true, tsched, sizeof tsched);
+            if (r.same) snprintf(tsched + strlen(tsched), sizeof tsched - strlen(tsched), " =def");
+            char ts[16];
+            if (tu->tuned_now) snprintf(ts, sizeof ts, "%.1f", tu->seconds);
+            else snprintf(ts, sizeof ts, "db");
+            printf("%-24s %-5s %9.1f %9.1f %9.1f %7.2f %7.2f  %-24s %7s  %s", name, layout, r.ts_gflops,
+                   r.tuned_gflops, r.ob_gflops, tratio, ratio, tsched, ts, r.ok ? "ok" : "MISMATCH");
+        } else {
+            printf("%-24s %-5s %-20s %9.1f %9.1f %6.2f %5.0f%%  %s", name, layout, sched, r.ts_gflops, r.ob_gflops,
+                   ratio, 100 * r.ts_gflops / peak, r.ok ? "ok" : "MISMATCH");
+        }
         if (!r.ok) printf(" (max diff %.3g)", r.max_err);
         printf("\n");
         fflush(stdout);
-        if (csv)
+        if (csv && tuning) {
+            const struct tuned *tu = &tuned[i];
+            fprintf(csv, "%s,%lld,%lld,%lld,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%.2f,%d,"
+                         "%d,%d,%.3g,%s\n",
+                    p->family, (long long)p->m, (long long)p->n, (long long)p->k, p->trans_b ? "NK" : "KN", o.threads,
+                    r.ts_gflops, r.tuned_gflops, r.ob_gflops, tratio, ratio, r.sched.mc, r.sched.kc, r.sched.nc,
+                    r.sched.mr, r.sched.nr, r.tuned.mc, r.tuned.kc, r.tuned.nc, r.tuned.mr, r.tuned.nr, r.tuned.threads,
+                    (int)r.same, tu->seconds, (int)tu->tuned_now, tu->measured, tu->space, r.max_err,
+                    r.ok ? "ok" : "mismatch");
+        } else if (csv) {
             fprintf(csv, "%s,%lld,%lld,%lld,%s,%d,%d,%d,%d,%d,%d,%.2f,%.2f,%.4f,%.4f,%.3g,%s\n", p->family,
                     (long long)p->m, (long long)p->n, (long long)p->k, p->trans_b ? "NK" : "KN", o.threads,
                     r.sched.mc, r.sched.kc, r.sched.nc, r.sched.mr, r.sched.nr, r.ts_gflops, r.ob_gflops, ratio,
                     r.ts_gflops / peak, r.max_err, r.ok ? "ok" : "mismatch");
+        }
         if (!r.ok) {
             failed++;
             continue;
         }
+        bool big = p->m >= 512 && p->n >= 512 && p->k >= 512;
         logsum += log(ratio);
+        logt += log(tratio);
+        logtd += log(r.tuned_gflops / r.ts_gflops);
         counted++;
-        if (p->m >= 512 && p->n >= 512 && p->k >= 512) {
+        if (big) {
             logsum_big += log(ratio);
+            logt_big += log(tratio);
             counted_big++;
         }
     }
-    if (counted) printf("geomean ratio (all %d checked problems): %.3f\n", counted, exp(logsum / counted));
-    if (counted_big)
-        printf("geomean ratio (M, N, K >= 512, %d problems): %.3f\n", counted_big, exp(logsum_big / counted_big));
+    if (tuning) {
+        if (counted)
+            printf("geomean (all %d checked problems): tuned/OpenBLAS %.3f, default/OpenBLAS %.3f, "
+                   "tuned/default %.3f\n",
+                   counted, exp(logt / counted), exp(logsum / counted), exp(logtd / counted));
+        if (counted_big)
+            printf("geomean (M, N, K >= 512, %d problems): tuned/OpenBLAS %.3f, default/OpenBLAS %.3f\n", counted_big,
+                   exp(logt_big / counted_big), exp(logsum_big / counted_big));
+        printf("tuning time: %.1f s for the %d problem%s tuned in this run\n", tune_total, tuned_now,
+               tuned_now == 1 ? "" : "s");
+    } else {
+        if (counted) printf("geomean ratio (all %d checked problems): %.3f\n", counted, exp(logsum / counted));
+        if (counted_big)
+            printf("geomean ratio (M, N, K >= 512, %d problems): %.3f\n", counted_big, exp(logsum_big / counted_big));
+    }
     if (failed) printf("%d problem%s failed or mismatched\n", failed, failed > 1 ? "s" : "");
     if (csv) fclose(csv);
     ts_rt_pool_free(pool);

@@ -32,7 +32,7 @@ static const char tune_usage[] =
     "  --budget SECONDS        wall-time budget for the whole model (default: none);\n"
     "                          each task gets an equal share of what is left\n"
     "  --patience N            stop a task after N measurements without a 1% gain\n"
-    "                          (default max(8, trials/4))\n"
+    "                          (default max(16, trials/2))\n"
     "  --shard i/N             tune only tasks i, i+N, i+2N, ... (0-based), to split\n"
     "                          the work between processes or machines (merge the\n"
     "                          databases with tessera db merge)\n"
