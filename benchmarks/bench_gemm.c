@@ -572,8 +572,9 @@ int main(int argc, char **argv) {
                o.rounds);
     if (tuning) {
         printf("# tuned: database %s, target %s, %d trials per problem at most, seed %llu; %d of %d problems "
-               "tuned in this run (%.1f s), the others' records were there\n",
-               o.db, target.key, o.trials, (unsigned long long)o.seed, tuned_now, np, tune_total);
+               "tuned in this run (%.1f s)%s\n",
+               o.db, target.key, o.trials, (unsigned long long)o.seed, tuned_now, np, tune_total,
+               tuned_now < np ? ", the others from records already there" : "");
         printf("%-24s %-5s %9s %9s %9s %7s %7s  %-24s %7s  %s\n", "problem", "B", "default", "tuned", "OpenBLAS",
                "tun/OB", "def/OB", "tuned mc/kc/nc/mr/nr/t", "tune s", "check");
     } else {
