@@ -189,6 +189,13 @@ void ts_tune_search(const struct ts_tune_space *space, const double *estimate, c
 enum ts_status ts_tune_subprogram(const struct ts_program *p, int kernel, struct ts_program **out,
                                   struct ts_diag *d);
 
+/* gemm_program.c: C[M,N] = A[M,K]·B (B stored [K,N], or [N,K] when
+ * trans_b) in f32 as a one-kernel program with graph inputs a, b and output
+ * c, the kernel on its default CPU schedule for vector_width lanes: what the
+ * GEMM benchmarks tune and time. ts_graph_free((*out)->graph) frees it. */
+enum ts_status ts_tune_gemm_program(int64_t m, int64_t n, int64_t k, bool trans_b, int vector_width,
+                                    struct ts_program **out, struct ts_diag *d);
+
 enum ts_tune_status {
     TS_TUNE_OK,
     TS_TUNE_ILLEGAL,     /* refused by ts_tune_check before compiling */

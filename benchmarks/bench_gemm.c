@@ -96,65 +96,6 @@ static void make_kernel(const struct problem *pr, struct ts_koperand ops[2], str
                             .out_root = -1};
 }
 
-/* The same kernel as a whole program (graph inputs a and b, output c,
- * buffers and kernel in the graph's arena), because the tuner lifts each
- * kernel out of a program with its graph (ts_tune_subprogram) to measure it.
- * ts_graph_free(p->graph) frees it. */
-static enum ts_status make_program(const struct problem *pr, int vector_width, struct ts_program **out,
-                                   struct ts_diag *d) {
-    *out = NULL;
-    struct ts_graph *g = ts_graph_init("");
-    struct ts_arena *a = g->arena;
-    g->name = ts_arena_printf(a, "gemm %lldx%lldx%lld%s", (long long)pr->m, (long long)pr->n, (long long)pr->k,
-                              pr->trans_b ? " B[N,K]" : "");
-    struct ts_program *p = ts_arena_alloc(a, sizeof *p);
-    p->graph = g;
-    p->nbuffers = 3;
-    p->buffers = ts_arena_alloc(a, 3 * sizeof *p->buffers);
-    g->inputs = ts_arena_alloc(a, 2 * sizeof *g->inputs);
-    g->outputs = ts_arena_alloc(a, sizeof *g->outputs);
-    static const char *const names[3] = {"a", "b", "c"};
-    int64_t shapes[3][2] = {{pr->m, pr->k}, {pr->trans_b ? pr->n : pr->k, pr->trans_b ? pr->k : pr->n},
-                            {pr->m, pr->n}};
-    for (int i = 0; i < 3; i++) {
-        int id = -1;
-        if (ts_graph_add_value(g, names[i], i < 2 ? TS_VALUE_INPUT : TS_VALUE_NODE, &id, d) != TS_OK) {
-            ts_graph_free(g);
-            return d->status;
-        }
-        ts_value_set_shape(&g->values[id], TS_F32, 2, shapes[i]);
-        if (i < 2) g->inputs[g->ninputs++] = id;
-        else g->outputs[g->noutputs++] = id;
-        p->buffers[i] = (struct ts_kbuffer){.kind = i < 2 ? TS_KBUF_INPUT : TS_KBUF_OUTPUT,
-                                            .name = g->values[id].name, .value = id, .dtype = TS_F32,
-                                            .nbytes = shapes[i][0] * shapes[i][1] * 4, .index = i < 2 ? i : 0,
-                                            .reuses = -1};
-    }
-    g->shaped = true;
-    p->input_buffers = ts_arena_alloc(a, 2 * sizeof *p->input_buffers);
-    p->input_buffers[0] = 0;
-    p->input_buffers[1] = 1;
-    p->output_buffers = ts_arena_alloc(a, sizeof *p->output_buffers);
-    p->output_buffers[0] = 2;
-    struct ts_koperand ops[2];
-    struct ts_kernel k;
-    make_kernel(pr, ops, &k);
-    k.inputs = ts_arena_alloc(a, 2 * sizeof *k.inputs);
-    memcpy(k.inputs, ops, sizeof ops);
-    p->kernels = ts_arena_alloc(a, sizeof *p->kernels);
-    p->kernels[0] = k;
-    p->nkernels = 1;
-    /* The default schedule: the tuner's candidate 0 too. */
-    ts_sched_default_cpu(&p->kernels[0], vector_width);
-    enum ts_status st = ts_program_check(p, d);
-    if (st != TS_OK) {
-        ts_graph_free(g);
-        return st;
-    }
-    *out = p;
-    return TS_OK;
-}
-
 /* ---- running tessera's kernel on the pool -------------------------------- */
 
 typedef int32_t (*kernel_fn)(void *const *args, int64_t begin, int64_t end, void *scratch);
@@ -376,7 +317,7 @@ static bool tune_one(const struct problem *pr, const struct opts *o, const struc
     memset(out, 0, sizeof *out);
     struct ts_diag d = {0};
     struct ts_program *p = NULL;
-    if (make_program(pr, t->vector_bits / 32, &p, &d) != TS_OK) {
+    if (ts_tune_gemm_program(pr->m, pr->n, pr->k, pr->trans_b, t->vector_bits / 32, &p, &d) != TS_OK) {
         fprintf(stderr, "bench_gemm: error: %s\n", d.what);
         return false;
     }

@@ -42,68 +42,6 @@ struct opts {
     FILE *save_f;
 };
 
-/* ---- the GEMM as a program the tuner takes (as bench_gemm.c builds it) ------ */
-
-/* C[M,N] = A[M,K]·B with B [K,N] (or [N,K]): graph inputs a and b, output c,
- * three buffers and one kernel with the default schedule, all in the graph's
- * arena (ts_graph_free(p->graph) frees it). The tuner lifts the kernel out
- * with its graph's names and sizes (ts_tune_subprogram). */
-static enum ts_status make_program(int64_t M, int64_t N, int64_t K, bool bt, int vector_width,
-                                   struct ts_program **out, struct ts_diag *d) {
-    *out = NULL;
-    struct ts_graph *g = ts_graph_init("");
-    struct ts_arena *a = g->arena;
-    g->name = ts_arena_printf(a, "gemm %lldx%lldx%lld%s", (long long)M, (long long)N, (long long)K,
-                              bt ? " B[N,K]" : "");
-    struct ts_program *p = ts_arena_alloc(a, sizeof *p);
-    p->graph = g;
-    p->nbuffers = 3;
-    p->buffers = ts_arena_alloc(a, 3 * sizeof *p->buffers);
-    g->inputs = ts_arena_alloc(a, 2 * sizeof *g->inputs);
-    g->outputs = ts_arena_alloc(a, sizeof *g->outputs);
-    static const char *const names[3] = {"a", "b", "c"};
-    int64_t shapes[3][2] = {{M, K}, {bt ? N : K, bt ? K : N}, {M, N}};
-    for (int i = 0; i < 3; i++) {
-        int id = -1;
-        if (ts_graph_add_value(g, names[i], i < 2 ? TS_VALUE_INPUT : TS_VALUE_NODE, &id, d) != TS_OK) {
-            ts_graph_free(g);
-            return d->status;
-        }
-        ts_value_set_shape(&g->values[id], TS_F32, 2, shapes[i]);
-        if (i < 2) g->inputs[g->ninputs++] = id;
-        else g->outputs[g->noutputs++] = id;
-        p->buffers[i] = (struct ts_kbuffer){.kind = i < 2 ? TS_KBUF_INPUT : TS_KBUF_OUTPUT,
-                                            .name = g->values[id].name, .value = id, .dtype = TS_F32,
-                                            .nbytes = shapes[i][0] * shapes[i][1] * 4, .index = i < 2 ? i : 0,
-                                            .reuses = -1};
-    }
-    g->shaped = true;
-    p->input_buffers = ts_arena_alloc(a, 2 * sizeof *p->input_buffers);
-    p->input_buffers[0] = 0;
-    p->input_buffers[1] = 1;
-    p->output_buffers = ts_arena_alloc(a, sizeof *p->output_buffers);
-    p->output_buffers[0] = 2;
-    struct ts_koperand *ops = ts_arena_alloc(a, 2 * sizeof *ops);
-    ops[0] = (struct ts_koperand){.buffer = 0, .dtype = TS_F32, .strides = {K, 0}, .kstride = 1};
-    ops[1] = (struct ts_koperand){.buffer = 1, .dtype = TS_F32};
-    ops[1].strides[1] = bt ? K : 1;
-    ops[1].kstride = bt ? 1 : N;
-    p->kernels = ts_arena_alloc(a, sizeof *p->kernels);
-    p->kernels[0] = (struct ts_kernel){.kind = TS_KERNEL_GEMM, .name = "gemm", .rank = 2, .dims = {M, N}, .k = K,
-                                       .acc_type = TS_SCALAR_F32, .inputs = ops, .ninputs = 2,
-                                       .output = {.buffer = 2, .dtype = TS_F32, .strides = {N, 1}},
-                                       .out_root = -1};
-    p->nkernels = 1;
-    ts_sched_default_cpu(&p->kernels[0], vector_width);
-    enum ts_status st = ts_program_check(p, d);
-    if (st != TS_OK) {
-        ts_graph_free(g);
-        return st;
-    }
-    *out = p;
-    return TS_OK;
-}
-
 /* ---- the landscape ---------------------------------------------------------------- */
 
 struct landscape {
@@ -366,7 +304,7 @@ static bool run_shape(int64_t M, int64_t N, int64_t K, const struct opts *o, con
                       const struct ts_tune_target *t, const struct ts_tune_ceilings *ceil, FILE *csv) {
     struct ts_diag d = {0};
     struct ts_program *p = NULL;
-    if (make_program(M, N, K, o->trans_b, info->vector_width, &p, &d) != TS_OK) {
+    if (ts_tune_gemm_program(M, N, K, o->trans_b, info->vector_width, &p, &d) != TS_OK) {
         fprintf(stderr, "bench_tune_search: error: %s\n", d.what);
         return false;
     }
