@@ -37,7 +37,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 packages=(libcjson-dev llvm-19-dev libopenblas-dev python3-venv cmake ninja-build clang
-          libclang-rt-14-dev)
+          libclang-rt-14-dev gnuplot-nox)
 python_modules=(numpy onnx onnxruntime)
 
 # Prints "PACKAGE VERSION" for each installed package among the arguments.

@@ -180,6 +180,24 @@ bool ts_cli_db_has_target(const char *db_path, const char *key);
 enum ts_status ts_cli_apply_db(struct ts_program *p, const char *db_path, const struct ts_tune_target *t, bool quiet,
                                struct ts_diag *d);
 
+/* bench_blas.c: the CPU peer of bench gemm, cblas_sgemm loaded with dlopen
+ * (libopenblas.so.0, libopenblas.so, then libblas.so.3). */
+struct ts_cli_blas {
+    void *lib;
+    void (*sgemm)(void);           /* cblas_sgemm, called through its own type */
+    void (*set_threads)(int);      /* openblas_set_num_threads, or NULL */
+    char name[16];                 /* "OpenBLAS", or "BLAS" for another library */
+    char desc[128];                /* which library and core, for the header */
+};
+/* Loads the first library that has cblas_sgemm; false with why set when none does. */
+bool ts_cli_blas_open(struct ts_cli_blas *b, char *why, size_t size);
+void ts_cli_blas_threads(const struct ts_cli_blas *b, int threads);
+/* C[m,n] = A[m,k]·B, row-major, B [k,n] or (trans_b) [n,k]. */
+void ts_cli_blas_sgemm(const struct ts_cli_blas *b, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                       const float *bm, float *c);
+void ts_cli_blas_close(struct ts_cli_blas *b);
+
+int ts_cli_bench(int argc, char **argv);
 int ts_cli_compile(int argc, char **argv);
 int ts_cli_db(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);

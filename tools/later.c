@@ -7,7 +7,8 @@
 static const struct {
     const char *verb, *usage, *when;
 } later_verbs[] = {
-    {"bench", "tessera bench gemm|attention|model ...", "it comes with the benchmark harness (issue #6)"},
+    {"bench attention", "tessera bench attention ...", "issue #6"},
+    {"bench model", "tessera bench model ...", "issue #6"},
 };
 
 int ts_cli_later(const char *verb, int argc, char **argv) {

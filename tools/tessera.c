@@ -20,7 +20,7 @@ static const char usage[] =
     "  compile   write a deployable artifact: a shared library and an executable\n"
     "  version   print the version and what this build found\n"
     "  tune      search kernel schedules on this machine into a tuning database\n"
-    "  bench     compare with cuBLAS / OpenBLAS / PyTorch (not yet: issue #6)\n"
+    "  bench     verified GEMM timings against OpenBLAS (bench gemm --target cpu)\n"
     "  db        show, pick and merge tuning records\n";
 
 /* The GPU backend: the build, NVRTC (loaded when used) and the driver and
@@ -106,6 +106,7 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "compile") == 0) return ts_cli_compile(argc - 1, argv + 1);
     if (strcmp(verb, "db") == 0) return ts_cli_db(argc - 1, argv + 1);
     if (strcmp(verb, "tune") == 0) return ts_cli_tune(argc - 1, argv + 1);
+    if (strcmp(verb, "bench") == 0) return ts_cli_bench(argc - 1, argv + 1);
     int rc = ts_cli_later(verb, argc - 1, argv + 1);
     if (rc >= 0) return rc;
     fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "
