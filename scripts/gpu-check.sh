@@ -4,7 +4,7 @@
 # tessera's GPU parts, run the gpu-labelled tests (every op and kernel kind
 # against the reference), compute-sanitizer memcheck and racecheck on the
 # kernel tests, the GEMM benchmark against cuBLAS, attention against PyTorch
-# SDPA and the example models against PyTorch eager. Logs and tables go to
+# SDPA and whole models (tiny, GPT-2 small) against PyTorch eager. Logs and tables go to
 # $OUT (the device tool's folder; default build-gpu/out); the summary table is
 # printed last.
 #
@@ -114,12 +114,18 @@ if [[ -x "$bench" ]]; then
 else
     note "gemm vs cuBLAS" "not built"
 fi
-timeout 150 "$python" benchmarks/bench_cuda_attention.py --tessera "$build/tessera" --quick --repeats 20 \
-    --workdir "$build/attn-work" >"$out/gpu-attention.txt" 2>&1
-note "attention vs torch" "exit $?; $(tail -1 "$out/gpu-attention.txt")"
-timeout 90 "$python" benchmarks/bench_cuda_examples.py --tessera "$build/tessera" --repeats 30 \
-    --workdir "$build/examples-work" >"$out/gpu-examples.txt" 2>&1
-note "examples vs eager" "exit $?; $(tail -1 "$out/gpu-examples.txt")"
+if "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+    timeout 200 "$python" benchmarks/bench_attention.py --tessera "$build/tessera" --target cuda --suite quick \
+        --dtype bf16 --peer torch --repeats 20 --csv "$out/gpu-attention.csv" >"$out/gpu-attention.txt" 2>&1
+    note "attention vs torch" "exit $?; $(grep -E '^geomean' "$out/gpu-attention.txt" | head -1) $(tail -1 "$out/gpu-attention.txt")"
+else
+    note "attention vs torch" "skipped (no PyTorch with CUDA)"
+fi
+# Whole models against PyTorch eager: the three tiny families, then GPT-2 small at
+# seq 128 (torch.compile's max-autotune takes minutes: run it by hand).
+timeout 240 "$python" benchmarks/bench_model.py --tessera "$build/tessera" --target cuda --model tiny gpt2 \
+    --quick --peers torch --csv "$out/gpu-model.csv" >"$out/gpu-model.txt" 2>"$out/gpu-model.log"
+note "models vs eager" "exit $?; $(grep -E '^geomean' "$out/gpu-model.txt" | head -1) $(tail -1 "$out/gpu-model.txt")"
 
 # ---- summary (last) ------------------------------------------------------------------------
 {

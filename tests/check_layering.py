@@ -44,9 +44,12 @@ THIRD_PARTY = (
     ("<llvm-c/...>", lambda n: n.startswith("llvm-c/"), ("codegen",)),
     ("<nvrtc.h>", lambda n: n == "nvrtc.h", ("codegen",)),
     ("<cuda.h>", lambda n: n == "cuda.h", ("runtime",)),
-    ("<cublas*.h>", lambda n: re.fullmatch(r"cublas[A-Za-z0-9_]*\.h", n) is not None, ()),
+    # cuBLAS and cudart are only ever a benchmark's peer: the CLI's `bench gemm`
+    # (tools/bench_cublas.c) takes their types from the headers and loads the
+    # libraries with dlopen; no library folder may depend on them.
+    ("<cublas*.h>", lambda n: re.fullmatch(r"cublas[A-Za-z0-9_]*\.h", n) is not None, ("tools",)),
     ("<cuda_runtime*.h>", lambda n: re.fullmatch(r"cuda_runtime[A-Za-z0-9_]*\.h", n) is not None,
-     ()),
+     ("tools",)),
 )
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]*)[>"]')

@@ -202,7 +202,6 @@ int ts_cli_compile(int argc, char **argv);
 int ts_cli_db(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);
 int ts_cli_inspect(int argc, char **argv);
-int ts_cli_later(const char *verb, int argc, char **argv);
 int ts_cli_tune(int argc, char **argv);
 
 #endif

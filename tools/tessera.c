@@ -107,8 +107,6 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "db") == 0) return ts_cli_db(argc - 1, argv + 1);
     if (strcmp(verb, "tune") == 0) return ts_cli_tune(argc - 1, argv + 1);
     if (strcmp(verb, "bench") == 0) return ts_cli_bench(argc - 1, argv + 1);
-    int rc = ts_cli_later(verb, argc - 1, argv + 1);
-    if (rc >= 0) return rc;
     fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "
                     "tessera --help)\n", verb);
     return 2;

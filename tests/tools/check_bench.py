@@ -1,6 +1,7 @@
 """check_bench.py — tessera bench gemm --target cpu: a small list of problems
 verified and timed against OpenBLAS (rows with real numbers, PASSED, the CSV),
-the broken-kernel switch reported as FAILED with an error figure and exit 1,
+f16 and bf16 operands and the fused bias+GELU epilogue on awkward sizes, the
+broken-kernel switch reported as FAILED with an error figure and exit 1,
 usage errors as one line with exit 2, and --plot writing a PNG when gnuplot
 is installed. The speeds themselves are never asserted: only that they are
 numbers."""
@@ -21,8 +22,8 @@ work = pathlib.Path(args.workdir)
 work.mkdir(parents=True, exist_ok=True)
 T = args.tessera
 SMALL = ["--m", "1,7,129", "--n", "17,127", "--k", "129", "--threads", "1"]
-HEADER = ["family", "m", "n", "k", "b_layout", "threads", "tessera_gflops", "peer", "peer_gflops", "ratio",
-          "fraction_of_peak", "max_abs_err", "err_row", "err_col", "disposition"]
+HEADER = ["family", "m", "n", "k", "dtype", "b_layout", "epilogue", "threads", "tessera_flops", "peer1",
+          "peer1_flops", "ratio1", "fraction_of_ceiling", "max_abs_err", "err_row", "err_col", "from_db", "disposition"]
 
 
 def rows_of(out):
@@ -73,9 +74,12 @@ if check(csv_path.exists(), "--csv wrote the file"):
     check(len(body) == 6, f"CSV rows {len(body)}")
     for row in body:
         d = dict(zip(HEADER, row))
-        check(len(row) == len(HEADER) and d["disposition"] == "ok" and float(d["tessera_gflops"]) > 0,
+        check(len(row) == len(HEADER) and d["disposition"] == "ok" and float(d["tessera_flops"]) > 1e6,
               f"CSV row {row}")
-        check(f"{d['m']}x{d['n']}x{d['k']}" in want and d["b_layout"] == "KN" and d["threads"] == "1", f"CSV {row}")
+        check(f"{d['m']}x{d['n']}x{d['k']}" in want and d["b_layout"] == "KN" and d["threads"] == "1"
+              and d["dtype"] == "f32" and d["epilogue"] == "none", f"CSV {row}")
+        if have_peer:
+            check(d["peer1"] == "OpenBLAS" and float(d["ratio1"]) > 0, f"CSV peer {row}")
 if shutil.which("gnuplot"):
     ok = png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     check(ok, f"--plot wrote a PNG: {r.stderr[-300:]}")
@@ -99,6 +103,25 @@ rows = rows_of(r.stdout)
 check(r.returncode == 0 and r.stdout.strip().endswith("PASSED") and rows.get("7x127x129", [""] * 7)[1] == "[N,K]"
       and rows["7x127x129"][6] == "ok", f"--transpose-b: {r.returncode} {r.stdout[-500:]} {r.stderr[-300:]}")
 
+# 2b. f16 and bf16 operands, the fused bias+GELU epilogue, both layouts, awkward sizes:
+#     each checked against sgemm (+ the separate epilogue) on the same values.
+for extra in (["--dtype", "f16"], ["--dtype", "bf16", "--transpose-b"], ["--epilogue", "bias_gelu"],
+              ["--dtype", "bf16", "--epilogue", "bias_gelu", "--transpose-b"]):
+    r = run(T, "bench", "gemm", "--target", "cpu", "--m", "1,17", "--n", "7,129", "--k", "127", "--threads", "2",
+            "--csv", work / "dt.csv", *extra, timeout=120)
+    rows = rows_of(r.stdout)
+    check(r.returncode == 0 and r.stdout.strip().endswith("PASSED") and len(rows) == 4
+          and all(f[6] == "ok" and number(f[2]) for f in rows.values()),
+          f"{extra}: {r.returncode} {r.stdout[-600:]} {r.stderr[-300:]}")
+    with open(work / "dt.csv") as fh:
+        body = list(csv.DictReader(fh))
+    dt = extra[1] if extra[0] == "--dtype" else "f32"
+    epi = "bias_gelu" if "--epilogue" in extra else "none"
+    check(len(body) == 4 and all(b["dtype"] == dt and b["epilogue"] == epi and b["disposition"] == "ok"
+                                 for b in body), f"{extra}: CSV {body[:1]}")
+    if epi != "none":
+        check("bias + GELU (fused)" in r.stdout.splitlines()[0], f"{extra}: header {r.stdout.splitlines()[:1]}")
+
 # 3. The broken kernel: FAILED with the error and where, no speed, exit 1.
 env = dict(os.environ, TESSERA_BENCH_BREAK="1")
 r = run(T, "bench", "gemm", "--target", "cpu", "--m", "7", "--n", "17,127", "--k", "129", "--threads", "1",
@@ -116,18 +139,25 @@ with open(work / "broken.csv") as fh:
 check(len(body) == 2 and all(b["disposition"] == "FAILED" and float(b["max_abs_err"]) >= 0.5 for b in body),
       f"broken CSV {body}")
 
-# 4. Usage errors: one line, exit 2; the later benchmarks say issue #6.
+# 4. Usage errors: one line, exit 2.
 for argv in (["gemm"], ["gemm", "--target", "cpu", "--m", "1"], ["gemm", "--target", "cpu", "--suite", "huge"],
              ["gemm", "--target", "cpu", "--m", "0", "--n", "1", "--k", "1"], ["gemm", "--target", "cpu", "--bogus"],
-             ["gemm", "--target", "cpu", "--suite", "quick", "--m", "1", "--n", "1", "--k", "1"], ["nonsense"], []):
+             ["gemm", "--target", "cpu", "--suite", "quick", "--m", "1", "--n", "1", "--k", "1"], ["nonsense"], [],
+             ["gemm", "--target", "cpu", "--dtype", "f64"], ["gemm", "--target", "cpu", "--epilogue", "relu"],
+             ["gemm", "--target", "gpu"], ["gemm", "--target", "cuda", "--suite", "d768,bogus"]):
     r = run(T, "bench", *argv, timeout=30)
     err = r.stderr.strip().splitlines()
     check(r.returncode == 2 and len(err) == 1 and err[0].startswith("tessera: error:") and not r.stdout,
           f"usage {argv}: exit {r.returncode}, {err}")
-for what in ("attention", "model"):
-    r = run(T, "bench", what, timeout=30)
-    check(r.returncode == 1 and r.stderr.strip() == f"tessera: error: bench {what}: not available yet: issue #6",
-          f"bench {what}: {r.returncode} {r.stderr!r}")
+# tf32 is a GPU mode: refused on the CPU with a reason.
+r = run(T, "bench", "gemm", "--target", "cpu", "--dtype", "tf32", timeout=30)
+check(r.returncode == 2 and "tf32 is a GPU" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+      f"--dtype tf32 on cpu: {r.returncode} {r.stderr!r}")
+# The broken switch with a narrow dtype and the epilogue still FAILS.
+r = run(T, "bench", "gemm", "--target", "cpu", "--m", "17", "--n", "127", "--k", "129", "--dtype", "f16",
+        "--epilogue", "bias_gelu", "--threads", "1", env=env, timeout=60)
+check(r.returncode == 1 and r.stdout.strip().endswith("FAILED") and "max error 1 at (" in r.stdout,
+      f"broken f16 epilogue: {r.returncode} {r.stdout[-300:]}")
 r = run(T, "bench", "gemm", "--help", timeout=30)
 check(r.returncode == 0 and r.stdout.startswith("usage: tessera bench gemm"), "bench gemm --help")
 

@@ -1,0 +1,90 @@
+/* peak_cpu.c — the CPU's f32 FMA ceiling, measured rather than assumed.
+ * "cores × GHz × 2 FMA pipes × lanes" is wrong often enough to mislead: Zen 4
+ * runs 512-bit FMAs on two 256-bit pipes (half the formula), some Xeons have
+ * one 512-bit FMA port, and two vCPUs of a VM may be one core's hyperthreads.
+ * So every worker of the pool runs independent FMA chains at once (12 of
+ * them, more than latency × pipes on any current core) for a few
+ * milliseconds, and the ceiling is the FLOP/s they reach together. */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "autotune/autotune.h"
+#include "runtime/runtime.h"
+
+enum { CHAINS = 12, ITERS = 200000 };
+
+#if defined(__x86_64__)
+/* Each iteration: CHAINS FMAs of `lanes` floats, 2 FLOP per lane. The chains
+ * multiply by ~1 and add ~0, so the values stay finite and normal. */
+__attribute__((target("avx512f"))) static float fma_chains_512(void) {
+    __m512 acc[CHAINS], m = _mm512_set1_ps(0.9999999f), a = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(1.0f + (float)c);
+    for (int i = 0; i < ITERS; i++) {
+        /* Unrolled whole, so the chains live in registers, not in memory. */
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], m, a);
+    }
+    __m512 s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains_256(void) {
+    __m256 acc[CHAINS], m = _mm256_set1_ps(0.9999999f), a = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps(1.0f + (float)c);
+    for (int i = 0; i < ITERS; i++) {
+        /* Unrolled whole, so the chains live in registers, not in memory. */
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], m, a);
+    }
+    __m256 s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s = _mm256_add_ps(s, acc[c]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[7];
+}
+#endif
+
+struct peak_job {
+    int vector_bits;
+    volatile float sink;
+};
+
+static int32_t peak_task(void *ctx, int worker, int64_t begin, int64_t end) {
+    (void)worker, (void)begin, (void)end;
+    struct peak_job *j = ctx;
+#if defined(__x86_64__)
+    j->sink = j->vector_bits >= 512 ? fma_chains_512() : fma_chains_256();
+#else
+    (void)j;
+#endif
+    return 0;
+}
+
+double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (vector_bits >= 512 ? !__builtin_cpu_supports("avx512f")
+                           : !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return 0;
+    int workers = ts_rt_pool_threads(pool), lanes = vector_bits >= 512 ? 16 : 8;
+    struct peak_job job = {.vector_bits = vector_bits};
+    double best = 0;
+    ts_rt_pool_run(pool, workers, 0, peak_task, &job); /* wake the workers, raise the clocks */
+    for (int rep = 0; rep < 5; rep++) {
+        double t = ts_rt_now_seconds();
+        ts_rt_pool_run(pool, workers, 0, peak_task, &job);
+        t = ts_rt_now_seconds() - t;
+        double flops = (double)workers * CHAINS * (double)ITERS * lanes * 2;
+        if (t > 0 && flops / t > best) best = flops / t;
+    }
+    return best;
+#else
+    (void)vector_bits, (void)pool;
+    return 0;
+#endif
+}
