@@ -3,8 +3,8 @@
  * runs 512-bit FMAs on two 256-bit pipes (half the formula), some Xeons have
  * one 512-bit FMA port, and two vCPUs of a VM may be one core's hyperthreads.
  * So every worker of the pool runs independent FMA chains at once (12 of
- * them, more than latency × pipes on any current core) for a few
- * milliseconds, and the ceiling is the FLOP/s they reach together. */
+ * them, more than latency × pipes on any current core) for about 5 ms, and
+ * the ceiling is the FLOP/s they reach together, the best of 20 runs. */
 #include <stdint.h>
 #include <string.h>
 
@@ -15,7 +15,9 @@
 #include "autotune/autotune.h"
 #include "runtime/runtime.h"
 
-enum { CHAINS = 12, ITERS = 200000 };
+/* ITERS: ~5 ms per run on a 4 GHz core with one 512-bit FMA a cycle, long
+ * enough that the workers' staggered wake-ups (tens of µs) do not count. */
+enum { CHAINS = 12, ITERS = 2000000 };
 
 #if defined(__x86_64__)
 /* Each iteration: CHAINS FMAs of `lanes` floats, 2 FLOP per lane. The chains
@@ -75,7 +77,9 @@ double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool) {
     struct peak_job job = {.vector_bits = vector_bits};
     double best = 0;
     ts_rt_pool_run(pool, workers, 0, peak_task, &job); /* wake the workers, raise the clocks */
-    for (int rep = 0; rep < 5; rep++) {
+    /* Best of 20 (~0.1 s): the workers are not pinned, and the kernel's load
+     * balancer can leave two of them on one CPU for a few runs. */
+    for (int rep = 0; rep < 20; rep++) {
         double t = ts_rt_now_seconds();
         ts_rt_pool_run(pool, workers, 0, peak_task, &job);
         t = ts_rt_now_seconds() - t;

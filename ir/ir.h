@@ -645,10 +645,15 @@ struct ts_kernel {
 int64_t ts_kernel_ntasks(const struct ts_kernel *k);
 /* Per-worker scratch bytes, 64-byte aligned; 0 if none:
  *  ROWWISE    4·(inner element count) + 64: one row of x as f32.
- *  GEMM       4·(roundup(mc, mr)·kc + kc·roundup(nc, nr)) + 128: packed A and B panels.
+ *  GEMM       4·(roundup(mc, mr)·kc + kc·roundup(nc, nr)) + 128: packed A and B panels;
+ *             when K spans several kc panels and the output is not f32 (f16, bf16),
+ *             + 4·roundup(mc, mr)·roundup(nc, nr) + 64: the block's f32 partial sums.
  *  ATTENTION  4·(block_q·block_k + block_q·(d + dv + 2) + block_k·(d + dv)) + 256:
  *             scores, q tile, accumulators, running max and sum, k and v tiles as f32. */
 int64_t ts_kernel_scratch_bytes(const struct ts_kernel *k);
+/* A float GEMM whose K spans several kc panels and whose output is narrower
+ * than f32: its partial sums live in scratch, not in the output. */
+bool ts_kernel_gemm_needs_partials(const struct ts_kernel *k);
 /* Fills k->sched with the default schedule for the CPU (vector width in f32 lanes). */
 void ts_sched_default_cpu(struct ts_kernel *k, int vector_width);
 /* The CPU workers k's schedule asks for (0: all of the session's). */

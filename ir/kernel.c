@@ -137,6 +137,11 @@ int64_t ts_kernel_ntasks(const struct ts_kernel *k) {
     return 0;
 }
 
+bool ts_kernel_gemm_needs_partials(const struct ts_kernel *k) {
+    return k->kind == TS_KERNEL_GEMM && k->acc_type == TS_SCALAR_F32 && k->output.dtype != TS_F32 &&
+           k->sched.gemm.kc >= 1 && k->k > k->sched.gemm.kc;
+}
+
 /* Sizes are rounded up to whole 64-byte lines, so that scratch areas laid end
  * to end stay aligned. */
 int64_t ts_kernel_scratch_bytes(const struct ts_kernel *k) {
@@ -148,6 +153,10 @@ int64_t ts_kernel_scratch_bytes(const struct ts_kernel *k) {
         const struct ts_sched_gemm *s = &k->sched.gemm;
         int64_t a = mul_sat(round_up(s->mc, s->mr), s->kc), b = mul_sat(s->kc, round_up(s->nc, s->nr));
         bytes = mul_sat(4, a + b) + 128;
+        /* A narrow output cannot hold partial sums between K panels without
+         * rounding them: an f32 block of them (emit_gemm.c). */
+        if (ts_kernel_gemm_needs_partials(k))
+            bytes = mul_sat(4, mul_sat(round_up(s->mc, s->mr), round_up(s->nc, s->nr))) + 64 + bytes;
         break;
     }
     case TS_KERNEL_ATTENTION: {

@@ -76,4 +76,10 @@ if [[ -z "$only" || "$only" == attention ]]; then
             --plot "$out/cpu-bench-attention-quick-t$t.png"
     done
 fi
+if [[ -z "$only" || "$only" == model ]]; then
+    # GPT-2 small and BERT-base at seq 128, the LLaMA-style model at seq 512,
+    # batch 1, against onnxruntime (and PyTorch eager where --python has it).
+    run cpu-bench-model-t2 env TESSERA_PYTHON="$python" "$tessera" bench model --target cpu --threads 2 \
+        --csv "$out/cpu-bench-model-t2.csv" --plot "$out/cpu-bench-model-t2.png"
+fi
 exit $status

@@ -106,14 +106,14 @@ else
 fi
 
 # ---- benchmarks -------------------------------------------------------------------------
-bench=$build/benchmarks/bench_cuda_gemm
-if [[ -x "$bench" ]]; then
-    timeout 200 "$bench" --suite d4096,square --dtype bf16 --quick --repeats 20 --csv "$out/gpu-gemm.csv" \
-        >"$out/gpu-gemm.txt" 2>&1
-    note "gemm vs cuBLAS" "exit $?; $(grep -E '^geomean' "$out/gpu-gemm.txt" | head -1) $(tail -1 "$out/gpu-gemm.txt")"
-else
-    note "gemm vs cuBLAS" "not built"
-fi
+# GEMM against cublasGemmEx and cublasLt: bf16 quick suite (d768, d4096, squares,
+# awkward), then the fused bias+GELU on the d=4096 family.
+timeout 200 "$build/tessera" bench gemm --target cuda --suite quick --dtype bf16 --transpose-b \
+    --csv "$out/gpu-gemm.csv" >"$out/gpu-gemm.txt" 2>&1
+note "gemm vs cuBLAS" "exit $?; $(grep -E '^geomean' "$out/gpu-gemm.txt" | head -2 | tr '\n' ' ') $(tail -1 "$out/gpu-gemm.txt")"
+timeout 120 "$build/tessera" bench gemm --target cuda --suite d4096 --dtype bf16 --transpose-b \
+    --epilogue bias_gelu --csv "$out/gpu-gemm-bias-gelu.csv" >"$out/gpu-gemm-bias-gelu.txt" 2>&1
+note "gemm+bias+gelu" "exit $?; $(grep -E '^geomean' "$out/gpu-gemm-bias-gelu.txt" | head -2 | tr '\n' ' ') $(tail -1 "$out/gpu-gemm-bias-gelu.txt")"
 if "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
     timeout 200 "$python" benchmarks/bench_attention.py --tessera "$build/tessera" --target cuda --suite quick \
         --dtype bf16 --peer torch --repeats 20 --csv "$out/gpu-attention.csv" >"$out/gpu-attention.txt" 2>&1

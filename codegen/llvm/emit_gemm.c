@@ -111,6 +111,13 @@ static void emit_packed(struct ts_gemm *G) {
     G->bpack = L->scratch;
     LLVMValueRef off = ts_llvm_i64(L, aoff);
     G->apack = LLVMBuildGEP2(L->b, L->t_f32, L->scratch, &off, 1, "apack");
+    if (ts_kernel_gemm_needs_partials(G->k)) {
+        /* After A's block, on the next 64-byte boundary (ts_kernel_scratch_bytes). */
+        int64_t afloats = (int64_t)ceil_div(G->mc, G->mr) * G->mr * G->kc;
+        LLVMValueRef poff = ts_llvm_i64(L, aoff + (afloats * 4 + 63) / 64 * 16);
+        G->part = LLVMBuildGEP2(L->b, L->t_f32, L->scratch, &poff, 1, "part");
+        G->part_ld = (int64_t)ceil_div(G->nc, G->nr) * G->nr;
+    }
 
     struct ts_llvm_loop tl;
     ts_gemm_task_begin(G, &tl);
@@ -186,9 +193,6 @@ static void emit_plain(struct ts_gemm *G) {
 
 static bool is_float(enum ts_dtype t) { return t == TS_F32 || t == TS_F16 || t == TS_BF16; }
 
-/* Whether the packed path computes this kernel exactly as the contract says.
- * It keeps partial sums across KC panels in the output itself, so the output
- * must hold f32 when K spans several panels and must not alias an operand. */
 /* What both fast paths ask of the operands: f32 accumulation of float A
  * and B, K > 0, A independent of n and B of m, and no operand sharing the
  * output's buffer (they read A and B while C is written). */
@@ -204,7 +208,6 @@ static bool operands_ok(const struct ts_gemm *G) {
 
 static bool packed_ok(const struct ts_gemm *G) {
     if (!operands_ok(G)) return false;
-    if (G->c->dtype != TS_F32 && G->kdim > G->kc) return false;
     if (G->mr < 1 || G->mr > TS_GEMM_MAX_MR || G->nr < 1 || G->nr % G->vw != 0) return false;
     if (G->nv > TS_GEMM_MAX_NV || G->mr * G->nv > TS_GEMM_MAX_ACC) return false;
     return G->mc >= 1 && G->nc >= 1 && G->kc >= 1;

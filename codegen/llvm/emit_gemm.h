@@ -40,6 +40,10 @@ struct ts_gemm {
     /* Scratch and stack (created in the entry block). */
     LLVMValueRef apack, bpack;           /* packed A (roundup(mc,mr)×kc) and B (kc×roundup(nc,nr)) */
     LLVMValueRef tile;                   /* [mr·nr] floats: edge tiles spill here */
+    LLVMValueRef part;                   /* a narrow output's f32 partial sums between K panels,
+                                            roundup(mc,mr) × part_ld, from the task's (i0, j0);
+                                            NULL: they live in C itself (an f32 output) */
+    int64_t part_ld;                     /* roundup(nc, nr) */
     LLVMValueRef acc[TS_GEMM_MAX_ACC];   /* <vw x float> accumulators, row-major over (r, v) */
 };
 

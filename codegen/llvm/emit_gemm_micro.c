@@ -77,12 +77,22 @@ static void update(struct ts_gemm *G, bool last, LLVMValueRef first, LLVMValueRe
                    LLVMValueRef val, int width) {
     struct ts_llvm *L = G->L;
     LLVMValueRef p = ts_gemm_c_ptr(G, row, col);
+    /* Where the partial sums are: C itself (f32), or the f32 block in scratch. */
+    LLVMValueRef pp = p;
+    int64_t ps = G->scn;
+    if (G->part) {
+        LLVMValueRef e = LLVMBuildNSWAdd(L->b, LLVMBuildNSWMul(L->b, LLVMBuildNSWSub(L->b, row, G->i0, ""),
+                                                                ts_llvm_i64(L, G->part_ld), ""),
+                                         LLVMBuildNSWSub(L->b, col, G->j0, ""), "");
+        pp = LLVMBuildGEP2(L->b, L->t_f32, G->part, &e, 1, "pp");
+        ps = 1;
+    }
     if (last) {
-        if (G->kdim > G->kc) val = LLVMBuildFAdd(L->b, ts_llvm_load(L, TS_F32, p, G->scn, width), val, "");
+        if (G->kdim > G->kc) val = LLVMBuildFAdd(L->b, ts_llvm_load(L, TS_F32, pp, ps, width), val, "");
         ts_llvm_store(L, G->c->dtype, p, G->scn, width, ts_gemm_epilogue(G, row, col, val, width));
     } else {
-        LLVMValueRef sum = LLVMBuildFAdd(L->b, ts_llvm_load(L, TS_F32, p, G->scn, width), val, "");
-        ts_llvm_store(L, TS_F32, p, G->scn, width, LLVMBuildSelect(L->b, first, val, sum, ""));
+        LLVMValueRef sum = LLVMBuildFAdd(L->b, ts_llvm_load(L, TS_F32, pp, ps, width), val, "");
+        ts_llvm_store(L, TS_F32, pp, ps, width, LLVMBuildSelect(L->b, first, val, sum, ""));
     }
 }
 

@@ -287,6 +287,12 @@ int main(void) {
                                             .tc = halves[h], .epi = EPI_BIAS_GELU});
         check_case("half c long k", (struct gcase){.m = 19, .n = 33, .k = 700, .ta = TS_F32, .tb = halves[h],
                                                    .tc = halves[h], .trans_b = true});
+        /* Several row and column blocks and K panels with a narrow output:
+         * the packed path keeps the partial sums in an f32 scratch block. */
+        check_case("half c blocks", (struct gcase){.m = 200, .n = 300, .k = 777, .ta = halves[h], .tb = halves[h],
+                                                   .tc = halves[h], .trans_b = h, .epi = EPI_BIAS_GELU});
+        check_case("half c edges", (struct gcase){.m = 129, .n = 17, .k = 4097, .ta = halves[h], .tb = TS_F32,
+                                                  .tc = halves[h], .trans_b = !h});
     }
     /* Epilogues. */
     check_case("bias gelu", (struct gcase){.m = 129, .n = 127, .k = 520, .ta = TS_F32, .tb = TS_F32,
