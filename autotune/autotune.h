@@ -138,11 +138,12 @@ struct ts_tune_ceilings {
 enum ts_status ts_tune_ceilings_cpu(const struct ts_tune_target *t, struct ts_tune_ceilings *c, struct ts_diag *d);
 /* CPU GHz measured over about 20 ms (also what bench_gemm prints). */
 double ts_tune_measure_ghz(void);
-/* peak_cpu.c: f32 FLOP/s the pool's workers reach together running
- * independent FMA chains of vector_bits (512: AVX-512, else AVX2+FMA) at
- * once: the measured compute ceiling. 0 where the CPU lacks those vectors. */
+/* peak_cpu.c: f32 FLOP/s the pool's workers (at most max_workers; 0: all)
+ * reach together running independent FMA chains of vector_bits (512:
+ * AVX-512, else AVX2+FMA) at once: the measured compute ceiling. 0 where the
+ * CPU lacks those vectors. */
 struct ts_rt_pool;
-double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool);
+double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool, int max_workers);
 /* Predicted seconds of k with schedule s on t: max(flops / effective peak,
  * bytes / bandwidth) + launch cost, where the effective peak accounts for
  * the schedule: micro-kernel occupancy of the FMA pipes, edge waste of

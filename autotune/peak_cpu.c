@@ -67,28 +67,29 @@ static int32_t peak_task(void *ctx, int worker, int64_t begin, int64_t end) {
     return 0;
 }
 
-double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool) {
+double ts_tune_measure_cpu_peak(int vector_bits, struct ts_rt_pool *pool, int max_workers) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (vector_bits >= 512 ? !__builtin_cpu_supports("avx512f")
                            : !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
         return 0;
     int workers = ts_rt_pool_threads(pool), lanes = vector_bits >= 512 ? 16 : 8;
+    if (max_workers > 0 && max_workers < workers) workers = max_workers;
     struct peak_job job = {.vector_bits = vector_bits};
     double best = 0;
-    ts_rt_pool_run(pool, workers, 0, peak_task, &job); /* wake the workers, raise the clocks */
+    ts_rt_pool_run(pool, workers, workers, peak_task, &job); /* wake the workers, raise the clocks */
     /* Best of 20 (~0.1 s): the workers are not pinned, and the kernel's load
      * balancer can leave two of them on one CPU for a few runs. */
     for (int rep = 0; rep < 20; rep++) {
         double t = ts_rt_now_seconds();
-        ts_rt_pool_run(pool, workers, 0, peak_task, &job);
+        ts_rt_pool_run(pool, workers, workers, peak_task, &job);
         t = ts_rt_now_seconds() - t;
         double flops = (double)workers * CHAINS * (double)ITERS * lanes * 2;
         if (t > 0 && flops / t > best) best = flops / t;
     }
     return best;
 #else
-    (void)vector_bits, (void)pool;
+    (void)vector_bits, (void)pool, (void)max_workers;
     return 0;
 #endif
 }

@@ -23,6 +23,13 @@ import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+if HERE not in sys.path:  # bench_chart.py beside this script, whichever way Python was started
+    sys.path.insert(0, HERE)
+
+import bench_chart  # noqa: E402
+
 PROG = os.environ.get("TESSERA_BENCH_PROG", "bench_attention.py")
 
 # [batch, query heads, kv heads, seq, head_dim]; every one runs causal and not.
@@ -389,43 +396,12 @@ def header(opt, peer):
 
 
 def plot(path, rows, opt, peer):
+    """A PNG bar chart of the ratios (bench_chart.py: matplotlib, else gnuplot)."""
     data = [(r["config"], r["ratio"] if r["ratio"] is not None and math.isfinite(r["ratio"]) else 0.0)
             for r in rows]
     title = f"tessera attention / {peer.name}, {opt.dtype}, {opt.target} (1 = parity; 0 = failed)"
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        plt = None
-    if plt is not None:
-        fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(data) + 2), 4.8))
-        ax.bar(range(len(data)), [x for _, x in data], color="#3b6ea5")
-        ax.axhline(1.0, color="black", linewidth=1)
-        ax.set_xticks(range(len(data)), [n for n, _ in data], rotation=45, ha="right")
-        ax.set_ylabel("ratio")
-        ax.set_title(title)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        note(f"chart written to {path}")
-        return
-    if not shutil.which("gnuplot"):
-        warn("--plot: neither matplotlib nor gnuplot (Debian package gnuplot-nox) is available; no chart")
-        return
-    script = path + ".gp"
-    with open(script, "w") as f:
-        f.write("$ratios << EOD\n" + "".join(f'"{n}" {x:.4f}\n' for n, x in data) + "EOD\n")
-        f.write(f"set terminal pngcairo size {400 + 40 * len(data)},480 noenhanced\n")
-        f.write(f'set output "{path}"\nset title "{title}"\n')
-        f.write("set style data histograms\nset style fill solid 0.8\nset yrange [0:*]\nset grid ytics\n"
-                "set xtics rotate by -45\nset ylabel \"ratio\"\nunset key\n")
-        f.write('plot $ratios using 2:xtic(1) lc rgb "#3b6ea5", 1 with lines lc rgb "black" notitle\n')
-    # gnuplot's messages go to stderr: stdout is the table, PASSED last.
-    r = subprocess.run(["gnuplot", script], stdout=sys.stderr, stderr=sys.stderr)
-    if r.returncode != 0:
-        warn(f"--plot: gnuplot failed on {script}; no chart")
-    else:
-        note(f"chart written to {path}")
+    bench_chart.ratio_chart(path, [n for n, _ in data], [None], [[x] for _, x in data], title, "ratio",
+                            log=False, rotate=45, note=note, warn=warn)
 
 
 def main():

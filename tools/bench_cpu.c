@@ -421,7 +421,8 @@ int ts_bench_gemm_cpu(const struct ts_bench_opts *o, const struct ts_bench_probl
     /* The ceiling: FMA chains on every worker at once, measured (f16 and
      * bf16 are widened to f32 before the FMAs: the same ceiling); failing
      * that, two FMA pipes of full vectors per core at the measured clock. */
-    double ghz = ts_tune_measure_ghz(), peak = ts_tune_measure_cpu_peak(x.info.vector_bits, x.pool);
+    double ghz = ts_tune_measure_ghz(), peak = ts_tune_measure_cpu_peak(x.info.vector_bits, x.pool, 0);
+    double one = threads > 1 ? ts_tune_measure_cpu_peak(x.info.vector_bits, x.pool, 1) : peak;
     bool measured = peak > 0;
     if (!measured) peak = 4.0 * x.info.vector_width * threads * (ghz > 0.5 ? ghz : 2.6) * 1e9;
     bool epi = oo.epilogue == TS_BENCH_EPI_BIAS_GELU;
@@ -440,6 +441,11 @@ int ts_bench_gemm_cpu(const struct ts_bench_opts *o, const struct ts_bench_probl
         printf("# CPU %s (%d-bit vectors), ceiling %.0f GFLOP/s nominal (2 FMA pipes x %d lanes x %d core%s at %.2f "
                "GHz)\n", x.info.name, x.info.vector_bits, peak / 1e9, x.info.vector_width, threads,
                threads > 1 ? "s" : "", ghz);
+    /* Workers that together do no more than ~1.5 of them alone share CPUs:
+     * other load, or one of this VM's spells (benchmarks/NOTES.md). */
+    if (measured && threads > 1 && peak < 0.75 * threads * one)
+        printf("# warning: %d workers reached only %.1fx one worker's FMA rate: the CPUs are shared right now "
+               "(other load, or a VM spell); the speeds below are a shared machine's\n", threads, peak / one);
     if (oo.db)
         printf("# schedules: %d of %d from %s (target %s), the others default\n", nfrom_db, np, oo.db, target.key);
     printf("# checked against %s before timing; GFLOP/s of 2MNK over the median of >= 5 runs and >= 0.2 s\n",

@@ -165,12 +165,14 @@ static void plot(const struct ts_bench_report *r) {
         fprintf(f, "\n");
     }
     fprintf(f, "EOD\n");
-    fprintf(f, "set terminal pngcairo size %d,480 noenhanced\n", 400 + 40 * r->npeers * r->nrows);
+    int width = 400 + 40 * r->npeers * r->nrows;
+    fprintf(f, "set terminal pngcairo size %d,480 noenhanced\n", width < 640 ? 640 : width);
     fprintf(f, "set output \"%s\"\n", file);
-    fprintf(f, "set title \"tessera GEMM / peer, %s, B %s%s (1 = parity; 0 = failed or not measured)\"\n",
-            ts_bench_dtype_name(r->o), layout(r->o), r->o->epilogue == TS_BENCH_EPI_BIAS_GELU ? ", + bias + GELU" : "");
+    fprintf(f, "set title \"tessera GEMM / peer, %s, B %s%s\"\n", ts_bench_dtype_name(r->o), layout(r->o),
+            r->o->epilogue == TS_BENCH_EPI_BIAS_GELU ? ", + bias + GELU" : "");
     fprintf(f, "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
-               "set yrange [0:*]\nset grid ytics\nset xtics rotate by -45\nset ylabel \"ratio\"\n");
+               "set yrange [0:*]\nset grid ytics\nset xtics rotate by -45\n"
+               "set ylabel \"ratio (1 = parity; 0 = failed)\"\n");
     fprintf(f, "%s\n", r->npeers > 1 ? "set key top left" : "unset key");
     static const char *const colours[] = {"#3b6ea5", "#d08a2c"};
     fprintf(f, "plot");
