@@ -1,0 +1,1 @@
+"""onnx_import: the ONNX → tessera converter behind tools/onnx2tessera."""
