@@ -516,6 +516,11 @@ class Converter:
         self.binary(node, ins, where, "div")
 
     def op_Pow(self, node, ins, attrs, where):
+        # tessera's pow is float-only (FORMAT.md): an integer power computed at
+        # run time is refused rather than silently done in floats.
+        dt = self.value(ins[0], where)[1]
+        if dt not in ("f32", "f16", "bf16"):
+            raise ImportError_(f"{where}: Pow of {dt} at run time: tessera's pow takes f32, f16 or bf16")
         self.binary(node, ins, where, "pow")
 
     def variadic(self, node, ins, where, op):
