@@ -24,6 +24,7 @@
 #include "test.h"
 #include "tests/cuda_emu/harness.h"
 #include "cuda_mock/mock_cuda.h"
+#include "tests/cuda_emu/mock_emu.h"
 
 #ifdef TS_MOCK_LIBCUDA
 
@@ -41,37 +42,6 @@ static struct ts_cuda_arch arch;
 static const char *cache_dir;
 
 /* ---- the emulator behind the mock -------------------------------------------- */
-
-/* Every candidate the test measures: its cubin (what the mock is handed) and
- * the emulator module of its source. */
-struct emu_entry {
-    void *cubin;
-    size_t size;
-    struct ts_emu_module *module;
-};
-static struct emu_entry emus[32];
-static int nemus;
-
-/* A graph node, in the measuring child: the module whose cubin the mock
- * loaded last runs the kernel on the node's geometry. A failure shows as a
- * wrong result (the bench's check), with the reason on stderr. */
-static void emu_kernel(void **args, const struct mock_node *g) {
-    size_t size = 0;
-    const void *image = mock_image(&size);
-    struct ts_emu_module *m = NULL;
-    for (int i = 0; i < nemus && !m && image; i++)
-        if (emus[i].size >= size && memcmp(emus[i].cubin, image, size) == 0) m = emus[i].module;
-    if (!m) {
-        fprintf(stderr, "test_cuda_tune: the mock loaded a cubin the test did not compile\n");
-        return;
-    }
-    struct ts_cuda_launch l = {.grid = {g->grid[0], g->grid[1], g->grid[2]},
-                               .block = {g->block[0], g->block[1], g->block[2]},
-                               .shared_bytes = g->shared};
-    struct ts_diag d;
-    ts_diag_clear(&d);
-    if (ts_emu_module_launch(m, g->func, args, &l, &d) != TS_OK) ts_diag_print(&d, stderr);
-}
 
 /* Compiles candidate c of the kernel as the bench will (its subprogram, the
  * same options: the bench then finds it in NVRTC's cache) and readies its
@@ -92,8 +62,8 @@ static void prepare(const struct ts_program *p, int kernel, const union ts_sched
     if (st == TS_OK) st = ts_cuda_code_compile(code, &d);
     size_t size = 0;
     const void *cubin = st == TS_OK ? ts_cuda_code_cubin(code, &size) : NULL;
-    CHECK(st == TS_OK && cubin && size > 0 && nemus < (int)(sizeof emus / sizeof *emus));
-    if (st != TS_OK || !cubin || nemus >= (int)(sizeof emus / sizeof *emus)) {
+    CHECK(st == TS_OK && cubin && size > 0);
+    if (st != TS_OK || !cubin) {
         ts_diag_print(&d, stderr);
     } else {
         const char *sym = ts_cuda_code_symbol(code, 0);
@@ -106,16 +76,10 @@ static void prepare(const struct ts_program *p, int kernel, const union ts_sched
             ts_graph_free((struct ts_graph *)(uintptr_t)sub->graph);
             return;
         }
-        struct emu_entry *e = &emus[nemus];
-        e->cubin = malloc(size);
-        TS_ASSERT(e->cubin);
-        memcpy(e->cubin, cubin, size);
-        e->size = size;
-        st = ts_emu_module_build(ts_cuda_code_source(code), &e->module, &d);
+        st = ts_mock_emu_add(cubin, size, ts_cuda_code_source(code), &d);
         CHECK(st == TS_OK);
         if (st != TS_OK) ts_diag_print(&d, stderr);
-        else nemus++;
-        mock_register(sym, sub->kernels[0].ninputs + 3, emu_kernel);
+        mock_register(sym, sub->kernels[0].ninputs + 3, ts_mock_emu_kernel);
     }
     ts_cuda_code_free(code);
     if (sub) ts_graph_free((struct ts_graph *)(uintptr_t)sub->graph);
@@ -570,6 +534,7 @@ int main(void) {
     *(void **)&mock_state = dlsym(h, "mock_cuda_state");
     *(void **)&mock_register = dlsym(h, "mock_cuda_register");
     *(void **)&mock_image = dlsym(h, "mock_cuda_last_module_image");
+    ts_mock_emu_init(mock_image, "test_cuda_tune");
     *(void **)&mock_fail = dlsym(h, "mock_cuda_fail_launches");
     CHECK(mock_reset && mock_state && mock_register && mock_image && mock_fail);
     if (!mock_reset || !mock_state || !mock_register || !mock_image || !mock_fail)
@@ -601,10 +566,7 @@ int main(void) {
     test_runtime();
     test_driver_loaded();
 
-    for (int i = 0; i < nemus; i++) {
-        free(emus[i].cubin);
-        ts_emu_module_free(emus[i].module);
-    }
+    ts_mock_emu_clear();
     dlclose(h);
     return ts_test_finish("test_cuda_tune");
 }

@@ -16,6 +16,7 @@
 #include "test.h"
 #include "tests/cuda_emu/harness.h"
 #include "cuda_mock/mock_cuda.h"
+#include "tests/cuda_emu/mock_emu.h"
 #include "tools/bench_internal.h"
 
 #ifdef TS_MOCK_LIBCUDA
@@ -23,35 +24,6 @@
 static void (*mock_reset)(const struct mock_config *);
 static void (*mock_register)(const char *, int, mock_kernel_fn);
 static const void *(*mock_image)(size_t *);
-
-/* Each problem's kernel: its cubin (what the mock is handed) and the emulator
- * module of its source. */
-struct emu_entry {
-    void *cubin;
-    size_t size;
-    struct ts_emu_module *module;
-};
-static struct emu_entry emus[16];
-static int nemus;
-
-/* A graph node: the module whose cubin the mock loaded last runs it. */
-static void emu_kernel(void **args, const struct mock_node *g) {
-    size_t size = 0;
-    const void *image = mock_image(&size);
-    struct ts_emu_module *m = NULL;
-    for (int i = 0; i < nemus && !m && image; i++)
-        if (emus[i].size >= size && memcmp(emus[i].cubin, image, size) == 0) m = emus[i].module;
-    if (!m) {
-        fprintf(stderr, "test_cuda_bench: the mock loaded a cubin the test did not compile\n");
-        return;
-    }
-    struct ts_cuda_launch l = {.grid = {g->grid[0], g->grid[1], g->grid[2]},
-                               .block = {g->block[0], g->block[1], g->block[2]},
-                               .shared_bytes = g->shared};
-    struct ts_diag d;
-    ts_diag_clear(&d);
-    if (ts_emu_module_launch(m, g->func, args, &l, &d) != TS_OK) ts_diag_print(&d, stderr);
-}
 
 /* Compiles pr's kernel as the bench will (same program, same options: the
  * bench then finds it in NVRTC's cache) and readies its emulator module. */
@@ -68,17 +40,11 @@ static void prepare(const struct ts_bench_opts *o, const struct ts_bench_problem
     if (st == TS_OK) st = ts_cuda_code_compile(code, &d);
     size_t size = 0;
     const void *cubin = st == TS_OK ? ts_cuda_code_cubin(code, &size) : NULL;
-    struct emu_entry *e = &emus[nemus];
-    CHECK(st == TS_OK && cubin && nemus < (int)(sizeof emus / sizeof *emus));
-    if (st == TS_OK && cubin && nemus < (int)(sizeof emus / sizeof *emus)) {
-        e->cubin = malloc(size);
-        TS_ASSERT(e->cubin);
-        memcpy(e->cubin, cubin, size);
-        e->size = size;
-        st = ts_emu_module_build(ts_cuda_code_source(code), &e->module, &d);
+    CHECK(st == TS_OK && cubin);
+    if (st == TS_OK && cubin) {
+        st = ts_mock_emu_add(cubin, size, ts_cuda_code_source(code), &d);
         CHECK(st == TS_OK);
-        if (st == TS_OK) nemus++;
-        mock_register(ts_cuda_code_symbol(code, 0), p->kernels[0].ninputs + 3, emu_kernel);
+        mock_register(ts_cuda_code_symbol(code, 0), p->kernels[0].ninputs + 3, ts_mock_emu_kernel);
     }
     if (st != TS_OK) ts_diag_print(&d, stderr);
     ts_cuda_code_free(code);
@@ -130,8 +96,7 @@ static bool ends_with(const char *out, const char *line) {
 static void run_case(const char *label, const struct ts_bench_opts *o, const struct ts_bench_problem *probs, int np,
                      bool broken) {
     mock_reset(NULL);
-    for (int i = 0; i < nemus; i++) free(emus[i].cubin), ts_emu_module_free(emus[i].module);
-    nemus = 0;
+    ts_mock_emu_clear();
     int before = ts_test_failed;
     for (int i = 0; i < np; i++) prepare(o, &probs[i]);
     if (broken) setenv("TESSERA_BENCH_BREAK", "1", 1);
@@ -164,6 +129,7 @@ int main(void) {
     *(void **)&mock_reset = dlsym(h, "mock_cuda_reset");
     *(void **)&mock_register = dlsym(h, "mock_cuda_register");
     *(void **)&mock_image = dlsym(h, "mock_cuda_last_module_image");
+    ts_mock_emu_init(mock_image, "test_cuda_bench");
     CHECK(mock_reset && mock_register && mock_image);
     if (!mock_reset || !mock_register || !mock_image) return ts_test_finish("test_cuda_bench");
 
@@ -181,7 +147,7 @@ int main(void) {
     struct ts_bench_opts tf32 = {.target = TS_TARGET_CUDA, .dtype = TS_F32, .tf32 = true, .trans_b = true};
     run_case("tf32 B[N,K]", &tf32, awkward + 3, 2, false);
 
-    for (int i = 0; i < nemus; i++) free(emus[i].cubin), ts_emu_module_free(emus[i].module);
+    ts_mock_emu_clear();
     dlclose(h);
     return ts_test_finish("test_cuda_bench");
 }
