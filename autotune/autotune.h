@@ -432,6 +432,11 @@ enum ts_status ts_cuda_exec_init(const struct ts_program *p, const struct ts_cud
                                  struct ts_cuda_exec **out, struct ts_diag *d);
 enum ts_status ts_cuda_exec_run(struct ts_cuda_exec *e, const struct ts_tensor *inputs,
                                 struct ts_tensor *outputs, struct ts_diag *d);
+/* Runs on raw host buffers in graph order (no checks, no allocation): each
+ * input is copied to the device, the graph replayed, each output copied back,
+ * so an output may be the same host memory as an input. */
+enum ts_status ts_cuda_exec_run_raw(struct ts_cuda_exec *e, const void *const *inputs, void *const *outputs,
+                                    struct ts_diag *d);
 /* Times graph replays on the inputs of the last run: the median in ms. */
 enum ts_status ts_cuda_exec_time(struct ts_cuda_exec *e, int repeats, double *ms, struct ts_diag *d);
 double ts_cuda_exec_compile_seconds(const struct ts_cuda_exec *e);  /* codegen + NVRTC */

@@ -84,12 +84,16 @@ enum ts_status ts_cuda_exec_init(const struct ts_program *p, const struct ts_cud
     return TS_OK;
 }
 
-static enum ts_status run_raw(void *ctx, const void *const *inputs, void *const *outputs, struct ts_diag *d) {
-    struct ts_cuda_exec *e = ctx;
+enum ts_status ts_cuda_exec_run_raw(struct ts_cuda_exec *e, const void *const *inputs, void *const *outputs,
+                                    struct ts_diag *d) {
     char err[1024];
     if (ts_rt_cuda_session_run(e->session, inputs, outputs, err, sizeof err) != 0)
         return ts_diag_set(d, TS_ERR_RUNTIME, e->program->graph->path, "", "%s", err);
     return TS_OK;
+}
+
+static enum ts_status run_raw(void *ctx, const void *const *inputs, void *const *outputs, struct ts_diag *d) {
+    return ts_cuda_exec_run_raw(ctx, inputs, outputs, d);
 }
 
 enum ts_status ts_cuda_exec_run(struct ts_cuda_exec *e, const struct ts_tensor *inputs, struct ts_tensor *outputs,

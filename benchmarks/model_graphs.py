@@ -60,10 +60,19 @@ def graph_builder_class():
     return LazyBuilder
 
 
-def build_graph(name, cfg, seed):
-    g = graph_builder_class()(f"{name}: {describe(cfg)} (random weights, bench_model.py)",
-                              {"batch": 1, "seq": 16}, seed=seed)
-    {"gpt2": build_gpt2, "bert": build_bert, "llama": build_llama}[cfg["family"]](g, cfg)
+def build_graph(name, cfg, seed, cache=False):
+    """The model's graph; with cache (gpt2, llama), its key/value cache form
+    for tessera generate (docs/FORMAT.md), with the same weights."""
+    symbols = {"batch": 1, "seq": 16}
+    if cache:
+        symbols = {"batch": 1, "seq": 1, "max_seq": cfg.get("positions", 2048)}
+    g = graph_builder_class()(f"{name}: {describe(cfg)} (random weights, bench_model.py)"
+                              + (", key/value cache form" if cache else ""), symbols, seed=seed)
+    build = {"gpt2": build_gpt2, "bert": build_bert, "llama": build_llama}[cfg["family"]]
+    if cache:
+        build(g, cfg, cache=True)
+    else:
+        build(g, cfg)
     return g
 
 
@@ -78,11 +87,13 @@ def layernorm(g, name, x, prefix, d, eps):
                                       g.weight(prefix + ".bias", (d,), 0.1)], {"eps": eps})
 
 
-def build_gpt2(g, c):
+def build_gpt2(g, c, cache=False):
     d, nh, f = c["d"], c["heads"], c["ffn"]
     hd = d // nh
     tokens = g.input("tokens", "i32", ["batch", "seq"])
     positions = g.input("positions", "i32", ["batch", "seq"])
+    if cache:
+        g.cache_inputs(c["layers"], nh, hd)
     wte = g.weight("wte", (c["vocab"], d), 0.1)
     x = g.node("embed", "add", [g.node("embed.tokens", "gather", [wte, tokens]),
                                 g.node("embed.positions", "gather",
@@ -95,7 +106,9 @@ def build_gpt2(g, c):
         q, k, v = g.node(h + "attn.split", "split", [qkv], {"axis": -1, "sizes": [d, d, d]},
                          outputs=[h + "attn.q", h + "attn.k", h + "attn.v"])
         q, k, v = (g.heads(f"{h}attn.{n}_heads", t, nh, hd) for n, t in (("q", q), ("k", k), ("v", v)))
-        a = g.merge_heads(h + "attn.merge", g.node(h + "attn.core", "attention", [q, k, v], {"causal": True}), d)
+        core = (g.kv_cache_attention(i, q, k, v) if cache
+                else g.node(h + "attn.core", "attention", [q, k, v], {"causal": True}))
+        a = g.merge_heads(h + "attn.merge", core, d)
         a = g.linear(h + "attn.proj", a, g.weight(p + "attn.c_proj.weight", (d, d), 1.0 / math.sqrt(d)),
                      g.weight(p + "attn.c_proj.bias", (d,), 0.1))
         x = g.node(h + "resid_1", "add", [x, a])
@@ -108,7 +121,7 @@ def build_gpt2(g, c):
         x = g.node(h + "resid_2", "add", [x, m])
     x = layernorm(g, "ln_f", x, "ln_f", d, 1e-5)
     g.node("logits", "matmul", [x, wte], {"transpose_b": True})
-    g.outputs = ["logits"]
+    g.outputs = ["logits"] + g.cache_outputs
 
 
 def build_bert(g, c):
@@ -150,10 +163,15 @@ def build_bert(g, c):
     g.outputs = ["last_hidden_state"]
 
 
-def build_llama(g, c):
+def build_llama(g, c, cache=False):
     d, nh, nkv, f = c["d"], c["heads"], c["kv_heads"], c["ffn"]
     hd = d // nh
     tokens = g.input("tokens", "i32", ["batch", "seq"])
+    rope_in = []
+    if cache:
+        g.input("positions", "i32", ["batch", "seq"])
+        g.cache_inputs(c["layers"], nkv, hd)
+        rope_in = [g.node("rope_positions", "reshape", ["positions"], {"shape": ["batch", 1, "seq"]})]
     x = g.node("embed", "gather", [g.weight("model.embed_tokens.weight", (c["vocab"], d), 0.5), tokens])
     rope = {"theta": 10000.0, "interleaved": False}
     for i in range(c["layers"]):
@@ -163,10 +181,12 @@ def build_llama(g, c):
         q = g.linear(h + "attn.q_proj", n, g.weight(p + "self_attn.q_proj.weight", (d, d), 1.5 / math.sqrt(d)))
         k = g.linear(h + "attn.k_proj", n, g.weight(p + "self_attn.k_proj.weight", (nkv * hd, d), 1.5 / math.sqrt(d)))
         v = g.linear(h + "attn.v_proj", n, g.weight(p + "self_attn.v_proj.weight", (nkv * hd, d), 1.0 / math.sqrt(d)))
-        q = g.node(h + "attn.q_rope", "rope", [g.heads(h + "attn.q_heads", q, nh, hd)], rope)
-        k = g.node(h + "attn.k_rope", "rope", [g.heads(h + "attn.k_heads", k, nkv, hd)], rope)
+        q = g.node(h + "attn.q_rope", "rope", [g.heads(h + "attn.q_heads", q, nh, hd)] + rope_in, rope)
+        k = g.node(h + "attn.k_rope", "rope", [g.heads(h + "attn.k_heads", k, nkv, hd)] + rope_in, rope)
         v = g.heads(h + "attn.v_heads", v, nkv, hd)
-        a = g.merge_heads(h + "attn.merge", g.node(h + "attn.core", "attention", [q, k, v], {"causal": True}), d)
+        core = (g.kv_cache_attention(i, q, k, v) if cache
+                else g.node(h + "attn.core", "attention", [q, k, v], {"causal": True}))
+        a = g.merge_heads(h + "attn.merge", core, d)
         a = g.linear(h + "attn.o_proj", a, g.weight(p + "self_attn.o_proj.weight", (d, d), 1.0 / math.sqrt(d)))
         x = g.node(h + "attn.residual", "add", [x, a])
         n = g.node(h + "mlp.norm", "rmsnorm", [x, g.weight(p + "post_attention_layernorm.weight", (d,), 0.1, 1.0)],
@@ -178,7 +198,7 @@ def build_llama(g, c):
         x = g.node(h + "mlp.residual", "add", [x, m])
     x = g.node("final_norm", "rmsnorm", [x, g.weight("model.norm.weight", (d,), 0.1, 1.0)], {"eps": 1e-5})
     g.linear("logits", x, g.weight("lm_head.weight", (c["vocab"], d), 1.0 / math.sqrt(d)))
-    g.outputs = ["logits"]
+    g.outputs = ["logits"] + g.cache_outputs
 
 
 def make_inputs(cfg, seq, batch, seed):

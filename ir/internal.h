@@ -27,6 +27,11 @@ bool ts_broadcast_shapes(int ra, const int64_t *da, int rb, const int64_t *db, i
  * safe to call on their own (the op unit tests do). */
 enum ts_status ts_node_need_inputs(struct ts_graph *g, struct ts_node *n, int count, struct ts_diag *d);
 
+/* A dim of a DIMS attribute (reshape's and iota's shape): its size, or its
+ * symbol's bound size (an unbound symbol is an error naming it). */
+enum ts_status ts_node_attr_dim(struct ts_graph *g, struct ts_node *n, const struct ts_dim *dim, int64_t *out,
+                                struct ts_diag *d);
+
 /* Input i of node n as a concrete shape (rank returned, dims into out). */
 int ts_node_in_dims(const struct ts_graph *g, const struct ts_node *n, int i, int64_t *out);
 

@@ -42,6 +42,11 @@ static const struct ts_attr_spec attrs_rope[] = {DEF_F("theta", 10000.0), DEF_B(
 static const struct ts_attr_spec attrs_attention[] = {DEF_B("causal", 0), OPT("scale", TS_ATTR_FLOAT),
                                                       END};
 
+/* dtype absent means i32. */
+static const struct ts_attr_spec attrs_iota[] = {REQ("shape", TS_ATTR_DIMS), DEF_I("axis", 0),
+                                                 OPT("dtype", TS_ATTR_DTYPE), DEF_I("start", 0),
+                                                 DEF_I("step", 1), END};
+
 #define NATTRS(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
 
 static const struct ts_op_info op_table[] = {

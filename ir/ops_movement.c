@@ -123,21 +123,15 @@ enum ts_status ts_shape_reshape(struct ts_graph *g, struct ts_node *n, struct ts
     int64_t known = 1;
     for (int i = 0; i < shape->n; i++) {
         const struct ts_dim *dim = &shape->dims[i];
-        int64_t s = dim->size;
-        if (dim->sym >= 0) {
-            TS_ASSERT(dim->sym < g->nsymbols);
-            s = g->symbols[dim->sym].size;
-            if (s < 0)
-                return ts_diag_node(d, g, n, TS_ERR_GRAPH,
-                                    "shape uses symbol '%s', which is unbound",
-                                    g->symbols[dim->sym].name);
-        } else if (s == -1) {
+        int64_t s;
+        TS_TRY(ts_node_attr_dim(g, n, dim, &s, d));
+        if (dim->sym < 0 && s == -1) {
             if (infer >= 0)
                 return ts_diag_node(d, g, n, TS_ERR_GRAPH,
                                     "shape has more than one -1 (entries %d and %d)", infer, i);
             infer = i;
             continue;
-        } else if (s < 0) {
+        } else if (dim->sym < 0 && s < 0) {
             return ts_diag_node(d, g, n, TS_ERR_GRAPH,
                                 "shape entry %d is %lld; sizes must be >= 0, or -1 to infer", i,
                                 (long long)s);

@@ -43,3 +43,15 @@ const char *ts_node_in_label(const struct ts_graph *g, const struct ts_node *n, 
     else snprintf(buf, size, "'%s' (input %s)", v->name, role);
     return buf;
 }
+
+enum ts_status ts_node_attr_dim(struct ts_graph *g, struct ts_node *n, const struct ts_dim *dim, int64_t *out,
+                                struct ts_diag *d) {
+    *out = dim->size;
+    if (dim->sym < 0) return TS_OK;
+    TS_ASSERT(dim->sym < g->nsymbols);
+    *out = g->symbols[dim->sym].size;
+    if (*out < 0)
+        return ts_diag_node(d, g, n, TS_ERR_GRAPH, "shape uses symbol '%s', which is unbound",
+                            g->symbols[dim->sym].name);
+    return TS_OK;
+}

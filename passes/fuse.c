@@ -22,7 +22,13 @@ const char *ts_fuse_node_where(const struct ts_graph *g, int node, char *buf, si
 
 _Static_assert(TS_OP_GELU - TS_OP_ADD == 18, "the element-wise ops are ADD … GELU in ops.def");
 bool ts_fuse_is_elementwise(enum ts_op op) {
-    return (op >= TS_OP_ADD && op <= TS_OP_GELU) || op == TS_OP_CAST || op == TS_OP_WHERE;
+    return (op >= TS_OP_ADD && op <= TS_OP_GELU) || op == TS_OP_CAST || op == TS_OP_WHERE || op == TS_OP_IOTA;
+}
+
+bool ts_fuse_axis_norm(int64_t axis, int rank, int *out) {
+    if (axis < -(int64_t)rank || axis >= rank) return false;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return true;
 }
 
 static bool is_rowwise(enum ts_op op) {

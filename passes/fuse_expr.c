@@ -165,11 +165,43 @@ static enum ts_kx_op kx_of_op(enum ts_op op) {
     return TS_KX_COUNT;
 }
 
+/* An iota the fold pass left (above its budget): start + step·INDEX of the
+ * kernel dim its axis maps to, in I64, cast once to the dtype (the shape rule
+ * keeps the values exact there, as the reference computes them). */
+static int iota_entry(struct ts_kb *kb, const struct ts_node *n, const int *axis) {
+    const struct ts_graph *g = kb->f->g;
+    enum ts_dtype dt = g->values[n->outputs[0]].dtype;
+    int64_t dims[TS_MAX_RANK];
+    int rank = ts_fuse_value_rank(g, n->outputs[0], dims), ax = 0;
+    bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, rank, &ax);
+    TS_ASSERT(ok); /* the shape rule checked it */
+    int64_t start = ts_node_attr(n, "start")->i, step = ts_node_attr(n, "step")->i;
+    struct ts_kx c = ts_kx_make(TS_KX_CONST, TS_SCALAR_I64, TS_I64, 0, 0, 0);
+    int e;
+    if (axis[ax] >= 0 && dims[ax] != 1 && step != 0) {
+        e = ts_kb_emit(kb, ts_kx_make(TS_KX_INDEX, TS_SCALAR_I64, TS_I64, axis[ax], 0, 0));
+        if (step != 1) {
+            c.i = step;
+            e = ts_kb_emit(kb, ts_kx_make(TS_KX_MUL, TS_SCALAR_I64, TS_I64, e, ts_kb_emit(kb, c), 0));
+        }
+        if (start != 0) {
+            c.i = start;
+            e = ts_kb_emit(kb, ts_kx_make(TS_KX_ADD, TS_SCALAR_I64, TS_I64, e, ts_kb_emit(kb, c), 0));
+        }
+    } else {
+        c.i = start;
+        e = ts_kb_emit(kb, c);
+    }
+    if (ts_dtype_is_float(dt)) return ts_kb_emit(kb, ts_kx_make(TS_KX_CAST, TS_SCALAR_F32, dt, e, 0, 0));
+    return e;
+}
+
 /* The entry computing element-wise node 'node' (or a gather) at axis. */
 static int node_entry(struct ts_kb *kb, int node, const int *axis) {
     const struct ts_graph *g = kb->f->g;
     const struct ts_node *n = &g->nodes[node];
     if (n->op == TS_OP_GATHER) return ts_fuse_gather_entry(kb, node, axis);
+    if (n->op == TS_OP_IOTA) return iota_entry(kb, n, axis);
     enum ts_dtype dt = g->values[n->outputs[0]].dtype;
     enum ts_scalar st = ts_scalar_of_dtype(dt);
     int e[3] = {0, 0, 0};

@@ -12,19 +12,13 @@
 /* The dtype field of F64 entries, which no graph dtype describes. */
 #define F64_DTYPE TS_F32
 
-static bool axis_norm(int64_t axis, int rank, int *out) {
-    if (axis < -(int64_t)rank || axis >= rank) return false;
-    *out = (int)(axis < 0 ? axis + rank : axis);
-    return true;
-}
-
 int ts_fuse_gather_entry(struct ts_kb *kb, int node, const int *axis) {
     const struct ts_graph *g = kb->f->g;
     const struct ts_node *n = &g->nodes[node];
     int t = n->inputs[0], ix = n->inputs[1];
     int64_t td[TS_MAX_RANK], id[TS_MAX_RANK];
     int tr = ts_fuse_value_rank(g, t, td), ir = ts_fuse_value_rank(g, ix, id), ax;
-    bool ok = axis_norm(ts_node_attr(n, "axis")->i, tr, &ax);
+    bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, tr, &ax);
     TS_ASSERT(ok);
     /* out = table.shape[:ax] + indices.shape + table.shape[ax+1:] */
     int t_axis[TS_MAX_RANK], i_axis[TS_MAX_RANK];
@@ -171,7 +165,7 @@ void ts_fuse_concat(struct ts_fuse *f, int node) {
     int y = n->outputs[0];
     int64_t yd[TS_MAX_RANK];
     int rank = ts_fuse_value_rank(g, y, yd), ax;
-    bool ok = axis_norm(ts_node_attr(n, "axis")->i, rank, &ax);
+    bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, rank, &ax);
     TS_ASSERT(ok);
     ts_fuse_dest(f, y);
     int64_t start = 0;

@@ -10,12 +10,6 @@
 
 #include "passes/internal.h"
 
-static bool axis_norm(int64_t axis, int rank, int *out) {
-    if (axis < -(int64_t)rank || axis >= rank) return false;
-    *out = (int)(axis < 0 ? axis + rank : axis);
-    return true;
-}
-
 static enum ts_row_op row_op_of(enum ts_op op) {
     switch (op) {
     case TS_OP_SOFTMAX: return TS_ROW_SOFTMAX;
@@ -42,7 +36,7 @@ void ts_fuse_rowwise(struct ts_kb *kb, int node, int *axis_out) {
     switch (n->op) {
     case TS_OP_SOFTMAX: {
         int ax;
-        bool ok = axis_norm(ts_node_attr(n, "axis")->i, xr, &ax);
+        bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, xr, &ax);
         TS_ASSERT(ok);
         reduced[ax] = true;
         break;
@@ -56,7 +50,7 @@ void ts_fuse_rowwise(struct ts_kb *kb, int node, int *axis_out) {
         const struct ts_attr *axes = ts_node_attr(n, "axes");
         for (int i = 0; i < axes->n; i++) {
             int ax;
-            bool ok = axis_norm(axes->ints[i], xr, &ax);
+            bool ok = ts_fuse_axis_norm(axes->ints[i], xr, &ax);
             TS_ASSERT(ok);
             reduced[ax] = true;
         }

@@ -9,12 +9,6 @@
 
 #include "passes/internal.h"
 
-static bool axis_norm(int64_t axis, int rank, int *out) {
-    if (axis < -(int64_t)rank || axis >= rank) return false;
-    *out = (int)(axis < 0 ? axis + rank : axis);
-    return true;
-}
-
 void ts_fuse_view_contiguous(struct ts_fuse *f, int v, int buffer, int64_t offset) {
     int64_t dims[TS_MAX_RANK];
     int rank = ts_fuse_value_rank(f->g, v, dims);
@@ -107,7 +101,7 @@ static bool reshape_view(const struct ts_fuse *f, int v, int w, struct ts_fview 
 static void perm_of(const struct ts_node *n, int rank, int *perm) {
     const struct ts_attr *p = ts_node_attr(n, "perm");
     for (int i = 0; i < rank; i++) {
-        bool ok = axis_norm(p->ints[i], rank, &perm[i]);
+        bool ok = ts_fuse_axis_norm(p->ints[i], rank, &perm[i]);
         TS_ASSERT(ok); /* the shape rule checked it */
     }
 }
@@ -172,7 +166,7 @@ void ts_fuse_dest(struct ts_fuse *f, int v) {
         if (c->op == TS_OP_CONCAT) {
             ts_fuse_dest(f, w);
             int ax;
-            bool ok = axis_norm(ts_node_attr(c, "axis")->i, vr, &ax);
+            bool ok = ts_fuse_axis_norm(ts_node_attr(c, "axis")->i, vr, &ax);
             TS_ASSERT(ok);
             int64_t start = 0;
             for (int i = 0; i < c->ninputs && c->inputs[i] != v; i++) {
@@ -243,7 +237,7 @@ enum ts_status ts_fuse_movement(struct ts_fuse *f, int node) {
     case TS_OP_RESHAPE: reshape(f, n); return TS_OK;
     case TS_OP_SLICE: {
         int ax;
-        bool ok = axis_norm(ts_node_attr(n, "axis")->i, vr, &ax);
+        bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, vr, &ax);
         TS_ASSERT(ok);
         int64_t step = ts_node_attr(n, "step")->i, first;
         slice_range(vd[ax], ts_node_attr(n, "start")->i, ts_node_attr(n, "end")->i, step, &first);
@@ -258,7 +252,7 @@ enum ts_status ts_fuse_movement(struct ts_fuse *f, int node) {
     }
     case TS_OP_SPLIT: {
         int ax;
-        bool ok = axis_norm(ts_node_attr(n, "axis")->i, vr, &ax);
+        bool ok = ts_fuse_axis_norm(ts_node_attr(n, "axis")->i, vr, &ax);
         TS_ASSERT(ok);
         int64_t start = 0;
         for (int i = 0; i < n->noutputs; i++) {

@@ -108,7 +108,9 @@ struct ts_kb {
 
 /* fuse.c: the buffer table, shared helpers. */
 int ts_fuse_add_buffer(struct ts_fuse *f, enum ts_kbuffer_kind kind, int value, int index);
-bool ts_fuse_is_elementwise(enum ts_op op);  /* binary, unary, gelu, cast, where */
+bool ts_fuse_is_elementwise(enum ts_op op);  /* binary, unary, gelu, cast, where, iota */
+/* A possibly negative axis against rank (shape rules have checked it). */
+bool ts_fuse_axis_norm(int64_t axis, int rank, int *out);
 int ts_fuse_value_rank(const struct ts_graph *g, int v, int64_t *dims);
 /* "node 'x' (op)" for messages. */
 const char *ts_fuse_node_where(const struct ts_graph *g, int node, char *buf, size_t size);

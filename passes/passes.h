@@ -89,6 +89,12 @@ enum ts_status ts_pass_fuse(const struct ts_graph *g, const struct ts_fuse_opts 
  * overwrite its input; sets arena_bytes and naive_bytes. */
 enum ts_status ts_pass_plan(struct ts_program *p, struct ts_diag *d);
 
+/* inplace.c: whether graph output 'output' may be handed the same memory as
+ * graph input 'input' (a key/value cache updated in place): the input is read
+ * only by the one element-wise kernel that alone writes the output, at the
+ * index it writes. When not, why says which kernel stands in the way. */
+bool ts_program_output_may_alias_input(const struct ts_program *p, int input, int output, char *why, size_t size);
+
 /* The whole compilation up to the kernel program: ts_pipeline_run, fuse, plan.
  * dump_mask bits TS_DUMP_FUSE and TS_DUMP_PLAN print the program after those steps. */
 #define TS_DUMP_FUSE (1u << TS_PASS_COUNT)

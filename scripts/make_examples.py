@@ -54,6 +54,9 @@ class GraphBuilder:
         self.weights = {}
         self.nodes = []
         self.outputs = []
+        self.constants = []
+        self.cache = None  # kv_cache_attention's shared nodes, made on first use
+        self.cache_outputs = []  # present.* in layer order
 
     def input(self, name, dtype, shape):
         self.inputs.append({"name": name, "dtype": dtype, "shape": shape})
@@ -73,6 +76,68 @@ class GraphBuilder:
             n["attrs"] = attrs
         self.nodes.append(n)
         return outs if outputs else name
+
+    def constant(self, name, dtype, value):
+        """An inline scalar constant."""
+        self.constants.append({"name": name, "dtype": dtype, "shape": [], "data": [value]})
+        return name
+
+    def kv_cache_attention(self, layer, q, k, v, dtype="f32"):
+        """Attention over a key/value cache, as docs/FORMAT.md's "Decoder models
+        with a key/value cache" lays it out: this call's k and v [batch, kv, seq,
+        hd] go into rows positions[0] .. positions[-1] of the inputs
+        past.{layer}.key/value [batch, kv, max_seq, hd], giving the outputs
+        present.{layer}.key/value (which tessera generate binds to the same
+        memory), and q attends to that cache, each query seeing the keys at or
+        before its position. k and v must have their heads' shape known:
+        n_kv and hd come from the caller."""
+        if self.cache is None:
+            self.cache = self._cache_nodes()
+        rows, outside, mask = self.cache
+        outs = []
+        for part, new in (("key", k), ("value", v)):
+            past, present = f"past.{layer}.{part}", f"present.{layer}.{part}"
+            new_rows = self.node(f"cache.{layer}.{part}_rows", "gather", [new, rows], {"axis": 2})
+            self.node(present, "where", [outside, past, new_rows])
+            outs.append(present)
+            self.cache_outputs.append(present)
+        return self.node(f"cache.{layer}.attention", "attention", [q, outs[0], outs[1], mask])
+
+    def cache_inputs(self, layers, n_kv, head_dim, dtype="f32"):
+        """past.{i}.key/value inputs [batch, n_kv, max_seq, head_dim] of every layer."""
+        for i in range(layers):
+            for part in ("key", "value"):
+                self.input(f"past.{i}.{part}", dtype, ["batch", n_kv, "max_seq", head_dim])
+
+    def _cache_nodes(self):
+        """What every layer's cache update and mask share, from the positions
+        input (row 0: every batch row decodes the same positions):
+        rows [max_seq]: which new row lands in cache row j (clamped);
+        outside [max_seq, 1]: cache row j keeps its past value;
+        mask [seq, max_seq]: 0 where key j <= query i's position, else -1e30."""
+        p0 = self.node("cache.positions0", "slice", ["positions"], {"axis": 0, "start": 0, "end": 1})
+        first = self.node("cache.first", "reshape",
+                          [self.node("cache.first_1x1", "slice", [p0], {"axis": 1, "start": 0, "end": 1})],
+                          {"shape": [1]})
+        last = self.node("cache.last", "reshape",
+                         [self.node("cache.last_1x1", "slice", [p0], {"axis": 1, "start": -1, "end": 2 ** 31})],
+                         {"shape": [1]})
+        kv_pos = self.node("cache.kv_positions", "iota", [], {"shape": ["max_seq"]})
+        clamped = self.node("cache.clamped", "minimum",
+                            [self.node("cache.at_least_first", "maximum", [kv_pos, first]), last])
+        rows = self.node("cache.rows", "sub", [clamped, first])
+        outside = self.node("cache.outside", "reshape",
+                            [self.node("cache.outside_flat", "cast",
+                                       [self.node("cache.off_window", "sub", [kv_pos, clamped])], {"to": "bool"})],
+                            {"shape": ["max_seq", 1]})
+        q_pos = self.node("cache.query_positions", "reshape", [p0], {"shape": ["seq", 1]})
+        ahead = self.node("cache.ahead", "cast",
+                          [self.node("cache.ahead_by", "maximum",
+                                     [self.node("cache.key_minus_query", "sub", [kv_pos, q_pos]),
+                                      self.constant("cache.zero_i32", "i32", 0)])], {"to": "bool"})
+        mask = self.node("cache.mask", "where", [ahead, self.constant("cache.masked", "f32", -1e30),
+                                                  self.constant("cache.visible", "f32", 0.0)])
+        return rows, outside, mask
 
     def linear(self, name, x, weight, bias=None):
         """x · weightᵀ (+ bias): a Hugging Face linear layer."""
@@ -104,6 +169,9 @@ class GraphBuilder:
         ]
         parts = head + [
             '  "inputs": [\n' + ",\n".join("    " + line(i) for i in self.inputs) + "\n  ]",
+        ] + ([
+            '  "constants": [\n' + ",\n".join("    " + line(c) for c in self.constants) + "\n  ]",
+        ] if self.constants else []) + [
             '  "nodes": [\n' + ",\n".join("    " + line(n) for n in self.nodes) + "\n  ]",
             f'  "outputs": {line(self.outputs)}',
         ]
@@ -113,13 +181,24 @@ class GraphBuilder:
 D, HEADS, HEAD_DIM = 128, 4, 32
 
 
-def make_gpt():
-    g = GraphBuilder(
-        "tiny-gpt2: 2 pre-LN decoder blocks, d=128, 4 heads, vocab 256; inputs tokens "
-        "and positions (i32 [batch, seq], positions 0..seq-1, each < 64); output logits",
-        {"batch": 1, "seq": 16}, seed=20240101)
+def make_gpt(cache=False):
+    """The gpt example; with cache, its decoder.json (same weights): the
+    key/value cache form that tessera generate runs."""
+    if cache:
+        g = GraphBuilder(
+            "tiny-gpt2 with a key/value cache (for tessera generate): the gpt example's weights; inputs "
+            "tokens and positions (i32 [batch, seq]) and past.{0,1}.key/value [batch, 4, max_seq, 32]; "
+            "outputs logits and present.{0,1}.key/value; max_seq <= 64",
+            {"batch": 1, "seq": 1, "max_seq": 64}, seed=20240101)
+    else:
+        g = GraphBuilder(
+            "tiny-gpt2: 2 pre-LN decoder blocks, d=128, 4 heads, vocab 256; inputs tokens "
+            "and positions (i32 [batch, seq], positions 0..seq-1, each < 64); output logits",
+            {"batch": 1, "seq": 16}, seed=20240101)
     tokens = g.input("tokens", "i32", ["batch", "seq"])
     positions = g.input("positions", "i32", ["batch", "seq"])
+    if cache:
+        g.cache_inputs(2, HEADS, HEAD_DIM)
     wte = g.weight("wte", (256, D), 0.5)
     wpe = g.weight("wpe", (64, D), 0.3)
     tok = g.node("embed.tokens", "gather", [wte, tokens])
@@ -138,7 +217,10 @@ def make_gpt():
         q = g.heads(h + "attn.q_heads", q, HEADS, HEAD_DIM)
         k = g.heads(h + "attn.k_heads", k, HEADS, HEAD_DIM)
         v = g.heads(h + "attn.v_heads", v, HEADS, HEAD_DIM)
-        a = g.node(h + "attn.core", "attention", [q, k, v], {"causal": True})
+        if cache:
+            a = g.kv_cache_attention(i, q, k, v)
+        else:
+            a = g.node(h + "attn.core", "attention", [q, k, v], {"causal": True})
         a = g.merge_heads(h + "attn.merge", a, D)
         a = g.linear(h + "attn.proj", a,
                      g.weight(p + "attn.c_proj.weight", (D, D), 1.0 / np.sqrt(D)),
@@ -159,7 +241,7 @@ def make_gpt():
                [x, g.weight("ln_f.weight", (D,), 0.1, 1.0), g.weight("ln_f.bias", (D,), 0.1)],
                {"eps": 1e-5})
     g.node("logits", "matmul", [x, wte], {"transpose_b": True})
-    g.outputs = ["logits"]
+    g.outputs = ["logits"] + g.cache_outputs
     return g
 
 
@@ -250,8 +332,13 @@ MODELS = {"gpt": make_gpt, "bert": make_bert, "llama": make_llama}
 def render(model):
     """{file name: bytes} of one example."""
     g = MODELS[model]()
-    return {"graph.json": g.graph_json().encode("utf-8"),
-            "weights.safetensors": stio.encode(g.weights)}
+    files = {"graph.json": g.graph_json().encode("utf-8"),
+             "weights.safetensors": stio.encode(g.weights)}
+    if model == "gpt":
+        dec = make_gpt(cache=True)
+        assert set(dec.weights) == set(g.weights)
+        files["decoder.json"] = dec.graph_json().encode("utf-8")
+    return files
 
 
 def main():

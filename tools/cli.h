@@ -197,7 +197,21 @@ void ts_cli_blas_sgemm(const struct ts_cli_blas *b, bool trans_b, int64_t m, int
                        const float *bm, float *c);
 void ts_cli_blas_close(struct ts_cli_blas *b);
 
+/* run.c: the graph through the passes (binds), the tuning database's records
+ * (db may be NULL) and the backend, as `run` compiles it: for the CPU (LLVM,
+ * JIT, a thread pool) or the GPU (NVRTC, a CUDA session; without a driver or
+ * GPU, says so). */
+struct ts_cpu_exec;
+struct ts_cuda_exec;
+enum ts_status ts_cli_compile_cpu(struct ts_graph *g, const struct ts_cli_binds *b, const struct ts_cli_machine *m,
+                                  const char *db, struct ts_program **prog, struct ts_cpu_exec **exec,
+                                  struct ts_diag *d);
+enum ts_status ts_cli_compile_cuda(struct ts_graph *g, const struct ts_cli_binds *b, const struct ts_cli_machine *m,
+                                   const char *db, struct ts_program **prog, struct ts_cuda_exec **exec,
+                                   struct ts_diag *d);
+
 int ts_cli_bench(int argc, char **argv);
+int ts_cli_generate(int argc, char **argv);
 int ts_cli_compile(int argc, char **argv);
 int ts_cli_db(int argc, char **argv);
 int ts_cli_run(int argc, char **argv);

@@ -203,36 +203,35 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Compiles the graph for the CPU (fusion, memory plan, LLVM, JIT). */
-static enum ts_status compile_cpu(struct ts_graph *g, const struct run_opts *o, struct ts_program **prog,
-                                  struct ts_cpu_exec **exec, struct ts_diag *d) {
+enum ts_status ts_cli_compile_cpu(struct ts_graph *g, const struct ts_cli_binds *b, const struct ts_cli_machine *m,
+                                  const char *db, struct ts_program **prog, struct ts_cpu_exec **exec,
+                                  struct ts_diag *d) {
     struct ts_cpu_info cpu;
-    TS_TRY(ts_cpu_info_init(o->m.cpu, &cpu, d));
-    struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
+    TS_TRY(ts_cpu_info_init(m->cpu, &cpu, d));
+    struct ts_pipeline_opts popts = {.binds = b->items, .nbinds = b->n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = cpu.vector_width};
     TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
-    if (o->db) {
+    if (db) {
         struct ts_tune_target t;
-        TS_TRY(ts_cli_cpu_target(o->m.cpu, (int)o->m.threads, &t, d));
-        TS_TRY(ts_cli_apply_db(*prog, o->db, &t, false, d));
+        TS_TRY(ts_cli_cpu_target(m->cpu, (int)m->threads, &t, d));
+        TS_TRY(ts_cli_apply_db(*prog, db, &t, false, d));
     }
-    struct ts_cpu_exec_opts eo = {.cpu = o->m.cpu, .threads = (int)o->m.threads};
+    struct ts_cpu_exec_opts eo = {.cpu = m->cpu, .threads = (int)m->threads};
     return ts_cpu_exec_init(*prog, &eo, exec, d);
 }
 
-/* Compiles the graph for the GPU (fusion, memory plan, CUDA C, NVRTC) and
- * binds it to a CUDA session; without a driver or GPU, says so first. */
-static enum ts_status compile_cuda(struct ts_graph *g, const struct run_opts *o, struct ts_program **prog,
-                                   struct ts_cuda_exec **exec, struct ts_diag *d) {
-    struct ts_pipeline_opts popts = {.binds = o->binds.items, .nbinds = o->binds.n, .stop_after = TS_PASS_COUNT};
+enum ts_status ts_cli_compile_cuda(struct ts_graph *g, const struct ts_cli_binds *b, const struct ts_cli_machine *m,
+                                   const char *db, struct ts_program **prog, struct ts_cuda_exec **exec,
+                                   struct ts_diag *d) {
+    struct ts_pipeline_opts popts = {.binds = b->items, .nbinds = b->n, .stop_after = TS_PASS_COUNT};
     struct ts_fuse_opts fo = {.vector_width = 8}; /* CPU schedules only: the GPU's are codegen's */
     TS_TRY(ts_compile_program(g, &popts, &fo, prog, d));
-    if (o->db) {
+    if (db) {
         struct ts_tune_target t;
-        TS_TRY(ts_cli_cuda_target(o->m.arch, (int)o->m.device, o->m.strict_f32, true, false, &t, d));
-        TS_TRY(ts_cli_apply_db(*prog, o->db, &t, false, d));
+        TS_TRY(ts_cli_cuda_target(m->arch, (int)m->device, m->strict_f32, true, false, &t, d));
+        TS_TRY(ts_cli_apply_db(*prog, db, &t, false, d));
     }
-    struct ts_cuda_exec_opts eo = {.arch = o->m.arch, .device = (int)o->m.device, .strict_f32 = o->m.strict_f32};
+    struct ts_cuda_exec_opts eo = {.arch = m->arch, .device = (int)m->device, .strict_f32 = m->strict_f32};
     return ts_cuda_exec_init(*prog, &eo, exec, d);
 }
 
@@ -261,14 +260,14 @@ int ts_cli_run(int argc, char **argv) {
         struct ts_cli_progress bar;
         ts_cli_progress_start(&bar, !o.json);
         ts_cli_progress_show(&bar, "compiling for the CPU");
-        enum ts_status cst = compile_cpu(g, &o, &prog, &exec, &d);
+        enum ts_status cst = ts_cli_compile_cpu(g, &o.binds, &o.m, o.db, &prog, &exec, &d);
         ts_cli_progress_end(&bar);
         if (cst != TS_OK) goto fail;
     } else if (cuda) {
         struct ts_cli_progress bar;
         ts_cli_progress_start(&bar, !o.json);
         ts_cli_progress_show(&bar, "compiling for the GPU");
-        enum ts_status cst = compile_cuda(g, &o, &prog, &gpu, &d);
+        enum ts_status cst = ts_cli_compile_cuda(g, &o.binds, &o.m, o.db, &prog, &gpu, &d);
         ts_cli_progress_end(&bar);
         if (cst != TS_OK) goto fail;
     } else {

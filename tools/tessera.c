@@ -16,6 +16,7 @@ static const char usage[] =
     "\n"
     "verbs:\n"
     "  run       run a model and summarize (or write) its outputs\n"
+    "  generate  greedy decoding with a key/value cache (decoder models)\n"
     "  inspect   print the graph IR, after the passes you name\n"
     "  compile   write a deployable artifact: a shared library and an executable\n"
     "  version   print the version and what this build found\n"
@@ -107,7 +108,8 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "db") == 0) return ts_cli_db(argc - 1, argv + 1);
     if (strcmp(verb, "tune") == 0) return ts_cli_tune(argc - 1, argv + 1);
     if (strcmp(verb, "bench") == 0) return ts_cli_bench(argc - 1, argv + 1);
-    fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, inspect, version, compile, tune, bench, db; see "
+    if (strcmp(verb, "generate") == 0) return ts_cli_generate(argc - 1, argv + 1);
+    fprintf(stderr, "tessera: error: unknown verb '%s' (verbs: run, generate, inspect, version, compile, tune, bench, db; see "
                     "tessera --help)\n", verb);
     return 2;
 }

@@ -1164,7 +1164,50 @@ def self_test():
     print(f"op_cases self-test: ok ({len(CASES)} cases)")
 
 
+# ---------------------------------------------------------------------------
+# generators
+# ---------------------------------------------------------------------------
+
+def _iota_case(dtype, shape, axis=None, start=None, step=None, sym=None):
+    """iota over `shape` (sym: {dim index: symbol name}, bound by an input of
+    that length so the case also checks symbols); values exact in int64, then
+    rounded to dtype as the graph dtype would."""
+    def build(rng):
+        ax = (0 if axis is None else axis) % len(shape)
+        idx = np.arange(shape[ax], dtype=np.int64).reshape([-1 if i == ax else 1 for i in range(len(shape))])
+        want = (0 if start is None else start) + (1 if step is None else step) * np.broadcast_to(idx, shape)
+        attrs = {"shape": [sym[i] if sym and i in sym else d for i, d in enumerate(shape)]}
+        for k, v in (("axis", axis), ("start", start), ("step", step)):
+            if v is not None:
+                attrs[k] = v
+        if dtype != "i32":
+            attrs["dtype"] = dtype
+        ins, shapes, symbols = [], None, None
+        if sym:
+            # one f32 input per symbol, of that symbol's length, only to bind it
+            ins = [(f"len_{name}", "f32", rand_float(rng, "f32", (shape[i],))) for i, name in sym.items()]
+            shapes = {f"len_{name}": [name] for name in sym.values()}
+            symbols = {name: 1 for name in sym.values()}
+        built = single("iota", "iota", ins, [("y", dtype, want)], attrs,
+                       node_inputs=[], input_shapes=shapes, symbols=symbols)
+        return built
+    return build
+
+
+def register_generators():
+    add_case("i32_7", "iota", _iota_case("i32", (7,)))
+    add_case("f32_17x3_axis0_start2_step-3", "iota", _iota_case("f32", (17, 3), 0, 2, -3))
+    add_case("i64_1x129_axis-1_big", "iota", _iota_case("i64", (1, 129), -1, -(2 ** 40), 2 ** 31))
+    add_case("bf16_127_start-64", "iota", _iota_case("bf16", (127,), start=-64))
+    add_case("f16_4097", "iota", _iota_case("f16", (4097,)))  # rounds above 2048, as the dtype does
+    add_case("i32_step0_2x5", "iota", _iota_case("i32", (2, 5), 1, 42, 0))
+    add_case("i32_symbolic_seq_17x1", "iota", _iota_case("i32", (17, 1), sym={0: "seq"}))
+    # 1.2 MB: above the fold pass's budget, so it runs as a kernel (INDEX)
+    add_case("i32_3x100003_unfolded", "iota", _iota_case("i32", (3, 100003), 1, 5, 3))
+
+
 register_elementwise()
+register_generators()
 register_cast_where()
 register_matmul()
 register_reductions()
@@ -1178,7 +1221,7 @@ OPS = sorted({c.op for c in CASES})
 FORMAT_OPS = (
     "add sub mul div pow maximum minimum neg exp log sqrt rsqrt tanh erf sigmoid relu "
     "silu abs gelu cast where matmul softmax layernorm rmsnorm reduce_sum reduce_mean "
-    "reduce_max transpose reshape slice concat split gather rope attention").split()
+    "reduce_max transpose reshape slice concat split gather rope attention iota").split()
 FAMILIES = {
     "binary": list(BINARY_OPS),
     "unary": list(UNARY_OPS) + ["gelu"],
@@ -1192,6 +1235,7 @@ FAMILIES = {
     "gather": ["gather"],
     "rope": ["rope"],
     "attention": ["attention"],
+    "iota": ["iota"],
 }
 
 if __name__ == "__main__":

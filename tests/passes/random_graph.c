@@ -536,6 +536,24 @@ static int g_gather(struct rg_gen *g) {
     return grow(g, add_node(g, "gather", 2, in, x->dt, r, o, x->lo, x->hi, at), 1, 0);
 }
 
+/* iota: a counting tensor of a random shape, axis, dtype, start and step. */
+static int g_iota(struct rg_gen *g) {
+    static const enum ts_dtype dts[5] = {TS_I32, TS_I64, TS_F32, TS_F16, TS_BF16};
+    enum ts_dtype dt = dts[rnd(g, 5)];
+    int rank = 1 + rnd(g, 3), ax = rnd(g, rank);
+    int64_t o[TS_MAX_RANK];
+    for (int i = 0; i < rank; i++) o[i] = 1 + rnd(g, 8);
+    int64_t start = rnd(g, 41) - 20, step = rnd(g, 7) - 3, last = start + step * (o[ax] - 1);
+    char at[200];
+    int used = snprintf(at, sizeof at, "\"shape\": [");
+    for (int i = 0; i < rank; i++)
+        used += snprintf(at + used, sizeof at - (size_t)used, "%s%lld", i ? ", " : "", (long long)o[i]);
+    snprintf(at + used, sizeof at - (size_t)used, "], \"axis\": %d, \"dtype\": \"%s\", \"start\": %lld, \"step\": %lld",
+             chance(g, 0.3) ? ax - rank : ax, ts_dtype_name(dt), (long long)start, (long long)step);
+    return add_node(g, "iota", 0, NULL, dt, rank, o, (double)(start < last ? start : last),
+                    (double)(start < last ? last : start), at);
+}
+
 static int g_rope(struct rg_gen *g) {
     int a = pick(g, 1, 2);
     if (a < 0 || g->v[a].dims[g->v[a].rank - 1] % 2 || g->v[a].dims[g->v[a].rank - 1] < 2) return -1;
@@ -708,6 +726,7 @@ static const struct {
     {"slice", g_slice, 2},         {"concat", g_concat, 2},
     {"split", g_split, 1},         {"gather", g_gather, 2},
     {"rope", g_rope, 1},           {"attention", g_attention, 1},
+    {"iota", g_iota, 1},
     {"gelu-spelled", p_gelu, 2},   {"softmax-spelled", p_softmax, 2},
     {"norm-spelled", p_norm, 2},   {"attention-spelled", p_attention, 1},
 };
