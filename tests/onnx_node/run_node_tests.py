@@ -52,12 +52,14 @@ except ImportError as e:
 
 import stio  # noqa: E402
 
-# The ops tools/onnx2tessera supports (issue #7, item 1).
+# The ops tools/onnx2tessera supports (issue #7).
 SUPPORTED = (
     "MatMul Gemm Add Sub Mul Div Pow Sqrt Reciprocal Neg Exp Log Tanh Erf Relu "
     "Sigmoid Gelu Softmax LayerNormalization ReduceMean ReduceSum ReduceMax Gather "
     "Reshape Transpose Unsqueeze Squeeze Concat Slice Split Shape Constant "
-    "ConstantOfShape Cast Where Equal Expand Range Identity").split()
+    "ConstantOfShape Cast Where Equal Expand Range Identity "
+    "Abs Max Min Dropout Flatten "
+    "Clip IsNaN Not And Or Greater Less GreaterOrEqual LessOrEqual").split()
 
 RTOL, ATOL = 1e-3, 1e-7  # onnx.backend.test.case.node.expect's TestCase values
 INDEX_VERSION = 1
@@ -253,7 +255,7 @@ def convert(opt, model_path, out_dir):
 # for these into the model, since tessera needs them when converting.
 SHAPE_INPUTS = {"Reshape": (1,), "Slice": (1, 2, 3, 4), "Split": (1,), "Expand": (1,),
                 "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,),
-                "Unsqueeze": (1,), "Squeeze": (1,)}
+                "Unsqueeze": (1,), "Squeeze": (1,), "Range": (0, 1, 2), "ConstantOfShape": (0,)}
 
 
 def fold_shape_inputs(entry, src, work):

@@ -28,12 +28,51 @@ try:
 except ImportError as e:
     sys.exit(f"onnx2tessera: cannot import onnx ({e}): run scripts/setup.sh")
 
-MIN_OPSET, MAX_OPSET = 13, 21
+# Any opset up to the newest the installed onnx package knows; what decides
+# is each node's op version in the model's opset (from onnx's own schemas),
+# which must lie in the range the converter implements (OP_VERSIONS).
+MIN_OPSET = 1
+MAX_OPSET = onnx.defs.onnx_opset_version()
 BIG = 2**31  # slice bounds beyond this are clamped (tessera wants |int| < 2^53)
+
+# The versions of each op the converter implements, oldest and newest,
+# reviewed against onnx 1.23's schemas (opset 28; onnx.defs.get_schema(op,
+# opset).since_version). The oldest is the version in force at opset 13
+# (older ones differ: Softmax-11 flattens to 2-D, Split-11 takes its sizes
+# as an attribute ...), except Not, And and Or, unchanged since 1 and 7.
+# Every version above 21 only adds element types tessera lacks (float4/6/8,
+# int2/4: refused by dtype), rewords the doc (Transpose-25, Dropout-22), or
+# adds an attribute that acts on those types alone (Cast-24's round_mode for
+# float8e8m0; Range-27's stash_type for float16/bfloat16, whose default of
+# float32 is what folding and iota do). A node whose op version is outside
+# its range is refused by op, node and version: its meaning may differ.
+OP_VERSIONS = {
+    "MatMul": (13, 13), "Gemm": (13, 13), "Add": (13, 14), "Sub": (13, 14), "Mul": (13, 14),
+    "Div": (13, 14), "Pow": (13, 15), "Sqrt": (13, 13), "Reciprocal": (13, 13), "Neg": (13, 13),
+    "Exp": (13, 13), "Log": (13, 13), "Tanh": (13, 13), "Erf": (13, 13), "Relu": (13, 14),
+    "Sigmoid": (13, 13), "Gelu": (20, 20), "Softmax": (13, 13), "LayerNormalization": (17, 17),
+    "ReduceMean": (13, 18), "ReduceSum": (13, 13), "ReduceMax": (13, 20), "Gather": (13, 13),
+    "Reshape": (13, 25), "Transpose": (13, 25), "Unsqueeze": (13, 25), "Squeeze": (13, 25),
+    "Concat": (13, 13), "Slice": (13, 13), "Split": (13, 18), "Shape": (13, 25),
+    "Constant": (13, 25), "ConstantOfShape": (9, 25), "Cast": (13, 28), "Where": (9, 16),
+    "Equal": (13, 19), "Expand": (13, 13), "Range": (11, 27), "Identity": (13, 25),
+    "Abs": (13, 13), "Max": (13, 13), "Min": (13, 13), "Dropout": (13, 22), "Flatten": (13, 25),
+    "Clip": (13, 13), "IsNaN": (13, 20), "Not": (1, 1), "And": (7, 7), "Or": (7, 7),
+    "Greater": (13, 13), "Less": (13, 13), "GreaterOrEqual": (12, 16), "LessOrEqual": (12, 16),
+}
 
 
 class ImportError_(Exception):
     """Bad or unsupported input: one line naming the node or the file."""
+
+
+class UsageError(ImportError_):
+    """A command-line argument that does not fit the model (exit 2)."""
+
+
+class RunTime(Exception):
+    """Raised by a sym_ folder: the node's data is a plain array but a
+    parameter depends on symbols, so it becomes tessera nodes instead."""
 
 
 # ONNX element type → tessera dtype. Narrow integers widen to i32, double
@@ -89,6 +128,8 @@ def sym_op(op, a, b):
         return b
     if op == "Div" and a == b:
         return 1
+    if op == "Sub" and a == b:
+        return 0  # key_length - query_length in GPT-2's causal-mask slice
     return "?(%s%s%s)" % (a, {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}[op], b)
 
 
@@ -97,8 +138,10 @@ def dim_str(d):
 
 
 class Converter:
-    def __init__(self, model, path):
+    def __init__(self, model, path, binds=None):
         self.model, self.path = model, path
+        self.binds = dict(binds or {})  # symbol (dim_param or its tessera name) -> size
+        self.bound = set()
         self.opset = 0
         for imp in model.opset_import:
             if imp.domain in ("", "ai.onnx"):
@@ -109,6 +152,8 @@ class Converter:
         self.known = {}     # onnx name -> numpy array (numeric or symbolic)
         self.rt = {}        # onnx name -> (tessera name, dtype, shape)
         self.nodes, self.weights, self.inputs, self.symbols = [], {}, [], {}
+        self.sym_names = []  # every symbolic input dim, bound or not (for messages)
+        self.scalars = {}    # (dtype, value) -> the weight holding that scalar
         self.used = set()
         for n in g.node:
             self.used.update(n.output)
@@ -122,6 +167,10 @@ class Converter:
             if i.name in self.known:
                 continue  # old IR versions list initializers as inputs too
             self.add_input(i)
+        unused = sorted(set(self.binds) - self.bound)
+        if unused:
+            raise UsageError(f"--bind {unused[0]}: no input of {path} has a symbolic dim of "
+                             f"that name (symbolic dims: {', '.join(self.sym_names) or 'none'})")
 
     # -- names and values ----------------------------------------------------
 
@@ -157,10 +206,19 @@ class Converter:
             if d.HasField("dim_value"):
                 shape.append(int(d.dim_value))
             else:
-                s = d.dim_param or f"{vi.name}_dim{k}"
-                s = re.sub(r"[^A-Za-z0-9_]", "_", s)
+                raw = d.dim_param or f"{vi.name}_dim{k}"
+                s = re.sub(r"[^A-Za-z0-9_]", "_", raw)
                 if s[0].isdigit():
                     s = "d" + s
+                if s not in self.sym_names:
+                    self.sym_names.append(s)
+                # --bind fixes the dim: every shape computed from it is then
+                # a plain number and folds (Range, Expand, slices over it).
+                hit = [n for n in (raw, s) if n in self.binds]
+                if hit:
+                    self.bound.update(hit)
+                    shape.append(self.binds[hit[0]])
+                    continue
                 self.symbols.setdefault(s, 1)
                 shape.append(s)
         dt = DTYPE[tt.elem_type]
@@ -199,11 +257,46 @@ class Converter:
         return self.rt[name]
 
     def const(self, value, dtype):
-        """A fresh weight holding value in dtype; returns its tessera name."""
+        """A weight holding value in dtype; returns its tessera name. Scalars
+        are shared (the comparisons use the same 0, 1, true and false often)."""
+        a = np.asarray(value).astype(NP_OF[dtype])
+        key = (dtype, a.tobytes()) if a.ndim == 0 else None
+        if key in self.scalars:
+            return self.scalars[key]
         name = self.fresh(f"const.{len(self.weights)}")
-        self.weights[name] = (dtype, np.asarray(value).astype(NP_OF[dtype]))
+        self.weights[name] = (dtype, a)
         self.taken.add(name)
+        if key:
+            self.scalars[key] = name
         return name
+
+    def iota(self, shape, dtype, out, where, start=0, step=1, axis=0, name=None):
+        """Emits tessera's iota (contracts: out[idx] = start + step·idx[axis]) of
+        a shape of integers and symbol names; returns out."""
+        opaque = [d for d in shape if isinstance(d, str) and d.startswith("?")]
+        if opaque:
+            raise ImportError_(f"{where}: shape {[str(d) for d in shape]} has a dim that is an "
+                               f"expression of symbols; tessera's iota takes integers and symbol "
+                               f"names (--bind the symbols)")
+        self.emit("iota", [], [out], {"shape": [d if isinstance(d, str) else int(d) for d in shape],
+                                      "axis": int(axis), "dtype": dtype, "start": int(start),
+                                      "step": int(step)}, name)
+        return out
+
+    def fill(self, shape, dtype, v, out, where, name=None):
+        """A tensor of a (symbolic) shape holding v everywhere: an iota with
+        step 0, plus v where v is no integer the iota can start at."""
+        if dtype == "bool":
+            t = self.iota(shape, "i32", self.fresh(out + ".i"), where, start=int(bool(v)), step=0)
+            self.emit("cast", [t], [out], {"to": "bool"}, name)
+        elif dtype not in FLOATS:
+            self.iota(shape, dtype, out, where, start=int(v), step=0, name=name)
+        elif float(v).is_integer() and abs(float(v)) <= 2**24 and not np.signbit(v):
+            self.iota(shape, dtype, out, where, start=int(v), step=0, name=name)
+        else:  # 0 + v is v exactly, infinities and NaN included (-0.0 becomes +0.0)
+            z = self.iota(shape, dtype, self.fresh(out + ".zero"), where, start=0, step=0)
+            self.emit("add", [z, self.const(float(v), dtype)], [out], None, name)
+        return out
 
     # -- shapes ----------------------------------------------------------------
 
@@ -280,12 +373,17 @@ class Converter:
             conv = getattr(self, "op_" + node.op_type, None)
             if conv is None or node.op_type not in SUPPORTED:
                 raise ImportError_(f"unsupported op {node.op_type} in node '{node.name}' (#{idx})")
+            if node.op_type in OP_VERSIONS:  # not SimplifiedLayerNormalization (onnxruntime's)
+                self.check_version(node, idx)
             ins = list(node.input)
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
             present = [x for x in ins if x]
             if all(x in self.known for x in present) and node.op_type not in NO_FOLD:
-                self.fold(node, ins, attrs, where)
-                continue
+                try:
+                    self.fold(node, ins, attrs, where)
+                    continue
+                except RunTime:
+                    pass  # a plain array under symbolic parameters: tessera nodes
             conv(node, ins, attrs, where)
         outputs = []
         for o in g.output:
@@ -308,6 +406,22 @@ class Converter:
         graph["nodes"] = self.nodes
         graph["outputs"] = outputs
         return graph
+
+    def check_version(self, node, idx):
+        """Refuses an op whose version in the model's opset lies outside the
+        versions the converter implements (OP_VERSIONS)."""
+        op = node.op_type
+        try:
+            ver = onnx.defs.get_schema(op, self.opset, "").since_version
+        except Exception:  # noqa: BLE001 -- no such op at this opset
+            raise ImportError_(f"unsupported op {op} in node '{node.name}' (#{idx}): "
+                               f"opset {self.opset} has no {op}")
+        lo, hi = OP_VERSIONS[op]
+        if not lo <= ver <= hi:
+            raise ImportError_(f"unsupported op {op} version {ver} (opset {self.opset}) in node "
+                               f"'{node.name}' (#{idx}): the converter implements {op} versions "
+                               f"{lo} to {hi}" + (", and its meaning may have changed since"
+                                                  if ver > hi else ""))
 
     def fold(self, node, ins, attrs, where):
         """Evaluates a node whose inputs are all known."""
@@ -375,6 +489,12 @@ class Converter:
     def sym_Slice(self, a, attrs, where):
         x = a[0]
         starts, ends = np.asarray(a[1]).reshape(-1), np.asarray(a[2]).reshape(-1)
+        bounds = [v for k in range(1, min(len(a), 5)) if a[k] is not None
+                  for v in np.asarray(a[k]).reshape(-1) if not isinstance(v, (int, np.integer))]
+        if bounds:
+            if not is_sym(x):
+                raise RunTime  # a table sliced to a symbolic end: op_Slice
+            raise ImportError_(f"{where}: slices a shape with symbolic bounds {bounds}: cannot fold")
         axes = self.axes_of(a, attrs, 3) or list(range(len(starts)))
         steps = self.axes_of(a, attrs, 4) or [1] * len(starts)
         idx = [slice(None)] * x.ndim
@@ -417,9 +537,17 @@ class Converter:
 
     def sym_Expand(self, a, attrs, where):
         if is_sym(a[1]):
-            raise ImportError_(f"{where}: expands to a shape with symbolic dims")
+            if not is_sym(a[0]):
+                raise RunTime  # an array broadcast to a symbolic shape: op_Expand
+            raise ImportError_(f"{where}: expands a shape to a shape with symbolic dims")
         return [np.broadcast_to(np.asarray(a[0], dtype=object),
                                 np.broadcast_shapes(a[0].shape, tuple(a[1].tolist()))).copy()]
+
+    def sym_Range(self, a, attrs, where):
+        raise RunTime  # a symbolic limit: op_Range's iota
+
+    def sym_ConstantOfShape(self, a, attrs, where):
+        raise RunTime  # a symbolic shape: op_ConstantOfShape's iota
 
     # -- run-time ops ----------------------------------------------------------
 
@@ -429,6 +557,23 @@ class Converter:
     def op_Dropout(self, node, ins, attrs, where):
         if len(node.output) > 1 and node.output[1]:
             raise ImportError_(f"{where}: Dropout's mask output is not supported")
+        # Inference is a copy; training_mode true drops at random, unless the
+        # ratio is 0.
+        if len(ins) > 2 and ins[2]:
+            def scalar_in(i, default):
+                if len(ins) <= i or not ins[i]:
+                    return default
+                return np.asarray(self.known[ins[i]]).reshape(-1)[0] \
+                    if ins[i] in self.known else None
+            ratio, training = scalar_in(1, 0.5), scalar_in(2, False)
+            if ratio is None or float(ratio) != 0.0:
+                if training is None:
+                    raise ImportError_(f"{where}: training_mode is computed at run time (and "
+                                       f"true drops values at random)")
+                if bool(training):
+                    raise ImportError_(f"{where}: training_mode drops values at random "
+                                       f"(ratio {'run-time' if ratio is None else f'{float(ratio):g}'}): "
+                                       f"not expressible in tessera")
         self.op_Identity(node, ins, attrs, where)
 
     def op_Shape(self, node, ins, attrs, where):
@@ -539,25 +684,162 @@ class Converter:
     def op_Min(self, node, ins, attrs, where):
         self.variadic(node, ins, where, "minimum")
 
-    def op_Equal(self, node, ins, attrs, where):
-        # a == b as !(a − b ≠ 0): tessera has no comparison op, but cast to
-        # bool is x ≠ 0 and where picks the negation.
+    # -- comparisons and logic ----------------------------------------------
+    # tessera has no comparison op: bool comes from cast (x != 0, NaN is
+    # nonzero) and feeds where. maximum and minimum propagate NaN on every
+    # target (ir/ops_elementwise.c, the LLVM and CUDA expressions), and
+    # integer sub wraps, which the constructions below rely on. Each one is
+    # exact for every input, infinities and NaN included:
+    #   isnan(x) = cast(min(|x|, 1) · 0): |x| clamped to 1 is finite unless NaN
+    #   a > b (float) = r ≠ 0 and not isnan(r), r = relu(a − b): a − b > 0
+    #       exactly when a > b (gradual underflow keeps a nonzero difference
+    #       nonzero, overflow gives +inf); inf − inf is NaN, and inf > inf is false
+    #   a > b (int) = cast(max(a, b) − b): nonzero, even wrapped, iff max(a, b) ≠ b
+    #   a ≥ b = not (b > a) and not isnan(max(a, b)) (ints: not (b > a))
+    #   a == b (float) = d == 0, or d NaN but max(a, b) not NaN (the same
+    #       infinity twice), d = a − b; (int, bool) cast(a − b) == 0
+    #   not p = where(p, F, T); p and q = where(p, q, F); p or q = where(p, T, q)
+
+    def t(self, out, tag):
+        return self.fresh(f"{out}.{tag}")
+
+    def e1(self, op, ins, out, attrs=None, name=None):
+        self.emit(op, ins, [out], attrs, name)
+        return out
+
+    def bool_const(self, v):
+        return self.const(bool(v), "bool")
+
+    def b_not(self, p, out, name=None):
+        return self.e1("where", [p, self.bool_const(False), self.bool_const(True)], out, None, name)
+
+    def b_and(self, p, q, out, name=None):
+        return self.e1("where", [p, q, self.bool_const(False)], out, None, name)
+
+    def b_or(self, p, q, out, name=None):
+        return self.e1("where", [p, self.bool_const(True), q], out, None, name)
+
+    def isnan_of(self, x, dt, out, name=None, nonneg=False):
+        m = x if nonneg else self.e1("abs", [x], self.t(out, "abs"))
+        m = self.e1("minimum", [m, self.const(1.0, dt)], self.t(out, "clamp"))
+        z = self.e1("mul", [m, self.const(0.0, dt)], self.t(out, "z"))
+        return self.e1("cast", [z], out, {"to": "bool"}, name)
+
+    def greater_of(self, a, b, dt, out, name=None):
+        if dt in FLOATS:
+            r = self.e1("relu", [self.e1("sub", [a, b], self.t(out, "d"))], self.t(out, "r"))
+            nz = self.e1("cast", [r], self.t(out, "nz"), {"to": "bool"})
+            nan = self.isnan_of(r, dt, self.t(out, "nan"), nonneg=True)
+            return self.e1("where", [nan, self.bool_const(False), nz], out, None, name)
+        m = self.e1("maximum", [a, b], self.t(out, "max"))
+        return self.e1("cast", [self.e1("sub", [m, b], self.t(out, "d"))], out, {"to": "bool"},
+                       name)
+
+    def compare_inputs(self, ins, where, allow_bool=False):
         a, da, sa = self.value(ins[0], where)
         b, db, sb = self.value(ins[1], where)
         if da != db:
             raise ImportError_(f"{where}: inputs are {da} and {db}")
-        out = node.output[0]
+        if da == "bool" and not allow_bool:
+            raise ImportError_(f"{where}: compares bools: ONNX orders numbers only")
+        return a, b, da, self.broadcast([sa, sb], where)
+
+    def compare(self, node, ins, where, swap, or_equal):
+        a, b, dt, shape = self.compare_inputs(ins, where)
+        if swap:
+            a, b = b, a
+        out, name = node.output[0], node.name or None
+        if not or_equal:
+            self.greater_of(a, b, dt, out, name)
+        elif dt not in FLOATS:
+            self.b_not(self.greater_of(b, a, dt, self.t(out, "lt")), out, name)
+        else:
+            lt = self.greater_of(b, a, dt, self.t(out, "lt"))
+            m = self.e1("maximum", [a, b], self.t(out, "max"))
+            unordered = self.isnan_of(m, dt, self.t(out, "unordered"))
+            self.e1("where", [self.b_or(lt, unordered, self.t(out, "no")),
+                              self.bool_const(False), self.bool_const(True)], out, None, name)
+        self.rt[out] = (out, "bool", shape)
+
+    def op_Greater(self, node, ins, attrs, where):
+        self.compare(node, ins, where, False, False)
+
+    def op_Less(self, node, ins, attrs, where):
+        self.compare(node, ins, where, True, False)
+
+    def op_GreaterOrEqual(self, node, ins, attrs, where):
+        self.compare(node, ins, where, False, True)
+
+    def op_LessOrEqual(self, node, ins, attrs, where):
+        self.compare(node, ins, where, True, True)
+
+    def op_Equal(self, node, ins, attrs, where):
+        a, b, da, shape = self.compare_inputs(ins, where, allow_bool=True)
+        out, name = node.output[0], node.name or None
         if da == "bool":
-            for v in (0, 1):
-                c = self.fresh(f"{out}.i{v}")
-                self.emit("cast", [(a, b)[v]], [c], {"to": "i32"})
-                a, b = (c, b) if v == 0 else (a, c)
-        diff, ne = self.fresh(out + ".diff"), self.fresh(out + ".ne")
-        self.emit("sub", [a, b], [diff])
-        self.emit("cast", [diff], [ne], {"to": "bool"})
-        self.emit("where", [ne, self.const(False, "bool"), self.const(True, "bool")], [out],
-                  None, node.name or None)
-        self.rt[out] = (out, "bool", self.broadcast([sa, sb], where))
+            a, b = (self.e1("cast", [v], self.t(out, f"i{k}"), {"to": "i32"})
+                    for k, v in enumerate((a, b)))
+        d = self.e1("sub", [a, b], self.t(out, "diff"))
+        ne = self.e1("cast", [d], self.t(out, "ne"), {"to": "bool"})
+        if da in FLOATS:
+            # d is NaN for NaN and for the same infinity twice; only the
+            # latter is equal, and it leaves max(a, b) a number.
+            dnan = self.isnan_of(d, da, self.t(out, "dnan"))
+            m = self.e1("maximum", [a, b], self.t(out, "max"))
+            ordered = self.b_not(self.isnan_of(m, da, self.t(out, "mnan")), self.t(out, "ord"))
+            same_inf = self.b_and(dnan, ordered, self.t(out, "inf"))
+            self.e1("where", [ne, same_inf, self.bool_const(True)], out, None, name)
+        else:
+            self.b_not(ne, out, name)
+        self.rt[out] = (out, "bool", shape)
+
+    def op_IsNaN(self, node, ins, attrs, where):
+        x, dt, shape = self.value(ins[0], where)
+        if dt not in FLOATS:
+            raise ImportError_(f"{where}: takes a float input, got {dt}")
+        self.isnan_of(x, dt, node.output[0], node.name or None)
+        self.rt[node.output[0]] = (node.output[0], "bool", shape)
+
+    def logic(self, node, ins, where, fn):
+        vals = [self.value(n, where) for n in ins]
+        if any(v[1] != "bool" for v in vals):
+            raise ImportError_(f"{where}: takes bools, got {[v[1] for v in vals]}")
+        fn(*[v[0] for v in vals], node.output[0], node.name or None)
+        self.rt[node.output[0]] = (node.output[0], "bool",
+                                   self.broadcast([v[2] for v in vals], where))
+
+    def op_Not(self, node, ins, attrs, where):
+        self.logic(node, ins, where, self.b_not)
+
+    def op_And(self, node, ins, attrs, where):
+        self.logic(node, ins, where, self.b_and)
+
+    def op_Or(self, node, ins, attrs, where):
+        self.logic(node, ins, where, self.b_or)
+
+    def op_Clip(self, node, ins, attrs, where):
+        """min(max(x, lo), hi): with lo > hi every value is hi, as ONNX says."""
+        x, dt, shape = self.value(ins[0], where)
+        out = node.output[0]
+        bounds = [(op, n) for op, n in (("maximum", ins[1] if len(ins) > 1 else ""),
+                                       ("minimum", ins[2] if len(ins) > 2 else "")) if n]
+        if not bounds:
+            self.rt[out] = (x, dt, shape)
+            return
+        cur = x
+        for k, (op, n) in enumerate(bounds):
+            if n in self.known and not is_sym(self.known[n]):
+                a = np.asarray(self.known[n])
+                if a.size != 1:
+                    raise ImportError_(f"{where}: bound '{n}' has shape {list(a.shape)}, not a scalar")
+                c = self.const(a.reshape(()).astype(np.float64 if dt in FLOATS else np.int64), dt)
+            else:
+                c, dc, sc = self.value(n, where)
+                if dc != dt:
+                    raise ImportError_(f"{where}: bound '{n}' is {dc}, the input {dt}")
+            nxt = out if k == len(bounds) - 1 else self.t(out, "lo")
+            cur = self.e1(op, [cur, c], nxt, None, (node.name or None) if nxt == out else None)
+        self.rt[out] = (out, dt, shape)
 
     def op_Where(self, node, ins, attrs, where):
         c, dc, sc = self.value(ins[0], where)
@@ -710,6 +992,9 @@ class Converter:
         if not axes:  # a scalar: nothing to reduce
             self.rt[out] = (x, dt, shape)
             return
+        if op == "reduce_max" and any(shape[k] == 0 for k in axes):
+            # ONNX gives -inf (the identity of max); tessera refuses a max of nothing.
+            raise ImportError_(f"{where}: ReduceMax over an empty axis of shape {shape}")
         self.emit(op, [x], [out], {"axes": axes, "keepdims": keep}, node.name or None)
         self.rt[out] = (out, dt, [1 if k in axes else d for k, d in enumerate(shape)
                                   if keep or k not in axes])
@@ -790,7 +1075,8 @@ class Converter:
 
     def op_Flatten(self, node, ins, attrs, where):
         x, dt, shape = self.value(ins[0], where)
-        axis = int(attrs.get("axis", 1)) % (len(shape) + 1)
+        axis = int(attrs.get("axis", 1))
+        axis = axis + len(shape) if axis < 0 else axis  # [-r, r]: -r is 0
 
         def prod(ds):
             return self.infer_minus_one(ds, [-1])[0] if ds else 1
@@ -826,9 +1112,9 @@ class Converter:
             list(range(len(starts)))
         steps = self.known_ints(ins[4], where, "steps") if len(ins) > 4 and ins[4] else \
             [1] * len(starts)
-        for v in starts + ends + steps:
-            if not isinstance(v, int):
-                raise ImportError_(f"{where}: slice bounds depend on symbolic dim {v}")
+        for v in axes + steps:
+            if not isinstance(v, (int, np.integer)):
+                raise ImportError_(f"{where}: slice axes or steps depend on symbolic dim {v}")
         cur, out = x, node.output[0]
         shape = list(shape)
         todo = list(zip(starts, ends, axes, steps))
@@ -836,14 +1122,32 @@ class Converter:
             self.rt[out] = (x, dt, shape)
             return
         for k, (s, e, ax, st) in enumerate(todo):
-            ax = int(ax) % len(shape)
-            s, e = max(-BIG, min(BIG, int(s))), max(-BIG, min(BIG, int(e)))
+            ax, st = int(ax) % len(shape), int(st)
             d = shape[ax]
+            nxt = out if k == len(todo) - 1 else self.fresh(f"{out}.{k}")
+            if isinstance(e, str) and e == d and st > 0:
+                e = BIG  # x[s:seq] on a dim of size seq runs to its end
+            if isinstance(s, str) or isinstance(e, str):
+                if isinstance(s, (int, np.integer)) and s == 0 and st == 1 and \
+                        isinstance(e, str) and not e.startswith("?"):
+                    # x[:seq] of a longer dim (a position table, a causal-mask
+                    # buffer): gather rows 0 .. seq-1, counted by an iota that
+                    # folds once seq is bound. ONNX clamps seq to the dim; a seq
+                    # beyond it is a run-time index error in tessera's gather.
+                    pos = self.iota([e], "i32", self.fresh(f"{out}.pos{k}"), where)
+                    self.emit("gather", [cur, pos], [nxt], {"axis": ax} if ax else None,
+                              (node.name or None) if nxt == out else None)
+                    shape[ax] = e
+                    cur = nxt
+                    continue
+                raise ImportError_(f"{where}: slice [{s}:{e}:{st}] of axis {ax} (size {d}) has a "
+                                   f"symbolic bound other than 0 .. the whole dim or 0 .. a symbol "
+                                   f"with step 1: not expressible in tessera (--bind the symbol)")
+            s, e = max(-BIG, min(BIG, int(s))), max(-BIG, min(BIG, int(e)))
             if isinstance(d, int):
                 shape[ax] = len(range(*slice(s, e, st).indices(d)))
             elif not (s == 0 and st == 1 and e >= BIG):
                 shape[ax] = f"?(slice {d})"
-            nxt = out if k == len(todo) - 1 else self.fresh(f"{out}.{k}")
             self.emit("slice", [cur], [nxt], {"axis": ax, "start": s, "end": e, "step": int(st)},
                       (node.name or None) if nxt == out else None)
             cur = nxt
@@ -877,9 +1181,8 @@ class Converter:
         ts = [1] * (rank - len(target)) + list(target)
         ones, new = [], []
         for a, t in zip(xs, ts):
+            t = t if isinstance(t, str) else int(t)
             if a == 1 and t != 1:
-                if not isinstance(t, int):
-                    raise ImportError_(f"{where}: expands a dim of 1 to symbolic dim {t}")
                 ones.append(t)
                 new.append(t)
             else:
@@ -889,8 +1192,12 @@ class Converter:
         if new == list(shape):
             self.rt[out] = (x, dt, shape)
             return
-        # where(true, x, x) broadcasts x to the shape of a small all-true tensor.
-        cond = self.const(np.ones(ones, dtype=bool), "bool")
+        # where(true, x, x) broadcasts x to the shape of a small all-true
+        # tensor: a constant, or an iota (of ones, cast) over symbolic dims.
+        if all(isinstance(d, int) for d in ones):
+            cond = self.const(np.ones(ones, dtype=bool), "bool")
+        else:
+            cond = self.fill(ones, "bool", True, self.fresh(out + ".all"), where)
         self.emit("where", [cond, x, x], [out], None, node.name or None)
         self.rt[out] = (out, dt, new)
 
@@ -899,7 +1206,55 @@ class Converter:
         raise ImportError_(f"{where}: needs its inputs known when converting, but "
                            f"{missing} are computed at run time")
 
-    op_Constant = op_ConstantOfShape = op_Range = refuse_runtime
+    op_Constant = refuse_runtime
+
+    def known_scalar(self, name, where, what):
+        if name not in self.known:
+            self.refuse_runtime(None, [name], None, where)
+        a = np.asarray(self.known[name])
+        if a.size != 1:
+            raise ImportError_(f"{where}: {what} has shape {list(a.shape)}, not a scalar")
+        return a.reshape(-1)[0]
+
+    def op_Range(self, node, ins, attrs, where):
+        """Range(start, limit, delta) over a symbolic limit: an iota of length
+        limit − start (which must be a symbol: start 0, delta 1)."""
+        start, limit, delta = (self.known_scalar(n, where, w) for n, w in
+                               zip(ins, ("start", "limit", "delta")))
+        numeric = [np.asarray(self.known[n]) for n in ins if not is_sym(self.known[n])]
+        dt = np_dtype_name(numeric[0]) if numeric else "i64"
+        for v, what in ((start, "start"), (delta, "delta")):
+            if isinstance(v, str):
+                raise ImportError_(f"{where}: {what} {v} depends on symbolic dims: "
+                                   f"only the limit may (--bind the symbols)")
+            if not float(v).is_integer():
+                raise ImportError_(f"{where}: {what} {v} is not an integer: tessera's iota "
+                                   f"counts in integer steps")
+        if dt in ("f16", "bf16") and int(attrs.get("stash_type", 1)) != 1:
+            raise ImportError_(f"{where}: stash_type {attrs['stash_type']} accumulates in "
+                               f"{dt}: tessera's iota rounds each value once")
+        start, delta = int(start), int(delta)
+        n = sym_op("Sub", limit, start)
+        if delta != 1 or not isinstance(n, str) or n.startswith("?"):
+            raise ImportError_(f"{where}: Range({start}, {limit}, {delta}) has a length that is "
+                               f"no symbol or integer (tessera's iota needs one; --bind the "
+                               f"symbols)")
+        out = node.output[0]
+        self.iota([n], dt, out, where, start=start, step=delta, name=node.name or None)
+        self.rt[out] = (out, dt, [n])
+
+    def op_ConstantOfShape(self, node, ins, attrs, where):
+        """ConstantOfShape of a symbolic shape: an iota with step 0."""
+        if ins[0] not in self.known:
+            self.refuse_runtime(node, ins, attrs, where)
+        shape = list(np.asarray(self.known[ins[0]]).reshape(-1))
+        v = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
+        dt = np_dtype_name(v)
+        out = node.output[0]
+        if not shape:
+            raise ImportError_(f"{where}: a scalar of a symbolic shape")  # cannot happen
+        self.fill(shape, dt, v.reshape(-1)[0], out, where, node.name or None)
+        self.rt[out] = (out, dt, [d if isinstance(d, str) else int(d) for d in shape])
 
 
 SUPPORTED = {
@@ -910,13 +1265,15 @@ SUPPORTED = {
     "ConstantOfShape", "Cast", "Where", "Equal", "Expand", "Range", "Identity",
     # cheap extras seen in exports
     "Abs", "Max", "Min", "Dropout", "Flatten",
+    # pooling clamps, masks and SDPA exports (issue #7)
+    "Clip", "IsNaN", "Not", "And", "Or", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
 }
 # Ops that never fold even with known inputs (Shape of a known array folds fine
 # through the reference evaluator; none need this today).
 NO_FOLD = set()
 
 
-def convert(path):
+def convert(path, binds=None):
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as e:  # noqa: BLE001 -- protobuf raises many kinds
@@ -924,7 +1281,7 @@ def convert(path):
                            f"{str(e).splitlines()[0] if str(e) else 'parse error'})")
     if not model.graph.node and not model.graph.output:
         raise ImportError_(f"{path}: not a readable ONNX model (no graph)")
-    c = Converter(model, path)
+    c = Converter(model, path, binds)
     return c.run(), c.weights
 
 
@@ -944,19 +1301,38 @@ def dump_graph(graph):
     return "\n".join(lines + ["}"]) + "\n"
 
 
+def bind_arg(text):
+    """NAME=SIZE for --bind."""
+    name, eq, size = text.partition("=")
+    if not eq or not name or not size.strip().isdigit() or int(size) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=SIZE with SIZE a positive integer")
+    return name, int(size)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="onnx2tessera",
                                  description="Converts an ONNX model to a tessera graph.")
     ap.add_argument("model", help="the .onnx file")
     ap.add_argument("-o", "--output", required=True, metavar="DIR",
                     help="folder for graph.json and weights.safetensors")
+    ap.add_argument("--bind", action="append", default=[], type=bind_arg, metavar="NAME=SIZE",
+                    help="fix the symbolic input dim NAME (its dim_param) to SIZE, so that "
+                         "shape code over it folds (repeatable)")
     opt = ap.parse_args(argv)
+    binds = {}
+    for name, size in opt.bind:
+        if binds.get(name, size) != size:
+            ap.error(f"--bind {name}: given twice, as {binds[name]} and {size}")
+        binds[name] = size
     try:
-        graph, weights = convert(opt.model)
+        graph, weights = convert(opt.model, binds)
         os.makedirs(opt.output, exist_ok=True)
         stio.write(os.path.join(opt.output, "weights.safetensors"), weights)
         with open(os.path.join(opt.output, "graph.json"), "w") as f:
             f.write(dump_graph(graph))
+    except UsageError as e:
+        print(f"onnx2tessera: {e}", file=sys.stderr)
+        return 2
     except ImportError_ as e:
         print(f"onnx2tessera: {e}", file=sys.stderr)
         return 1
