@@ -127,6 +127,20 @@ timeout 240 "$python" benchmarks/bench_model.py --tessera "$build/tessera" --tar
     --quick --peers torch --csv "$out/gpu-model.csv" >"$out/gpu-model.txt" 2>"$out/gpu-model.log"
 note "models vs eager" "exit $?; $(grep -E '^geomean' "$out/gpu-model.txt" | head -1) $(tail -1 "$out/gpu-model.txt")"
 
+# Greedy generation with the key/value cache on the GPU, every token checked
+# against the interpreter without a cache; then Hugging Face models built by
+# transformers (the machine's python has it) against tessera on the GPU.
+timeout 60 "$build/tessera" generate examples/gpt/decoder.json --tokens 3,141,59,26,53,58,97 --max-new 40 \
+    --target cuda --check >"$out/gpu-generate.txt" 2>&1
+note "generate (cuda)" "exit $?; $(grep -E '^(decode|check)' "$out/gpu-generate.txt" | cut -c1-90 | tr '\n' ' ')"
+if "$python" -c 'import transformers' >/dev/null 2>&1; then
+    timeout 150 "$python" tests/hf/check_hf.py --quick --targets cuda --tessera "$build/tessera" \
+        >"$out/gpu-hf.txt" 2>&1
+    note "hf vs transformers" "exit $?; $(tail -1 "$out/gpu-hf.txt")"
+else
+    note "hf vs transformers" "skipped (no transformers)"
+fi
+
 # ---- summary (last) ------------------------------------------------------------------------
 {
     echo "gpu-check summary ($(head -3 "$out/gpu-info.txt" | tr '\n' ' '))"
