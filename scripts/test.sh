@@ -10,7 +10,7 @@ usage() {
     cat <<'EOF'
 usage: scripts/test.sh [--quick] [--stage NAME]... [--help]
 
-Runs scripts/setup.sh, then each stage: configure (CMake, Ninja), build, ctest.
+Runs scripts/setup.sh --pretrained, then each stage: configure (CMake, Ninja), build, ctest.
   unit   build/       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_WERROR=ON;
                       ctest -LE 'fuzz|gpu' (gpu: scripts/gpu-check.sh)
   asan   build-asan/  -DTESSERA_SANITIZE=address,undefined -DTESSERA_WERROR=ON;
@@ -84,8 +84,8 @@ fi
 jobs=$(nproc)
 started=$SECONDS
 
-echo "==> setup: scripts/setup.sh"
-bash scripts/setup.sh
+echo "==> setup: scripts/setup.sh --pretrained"
+bash scripts/setup.sh --pretrained
 
 duration() {
     local s=$1

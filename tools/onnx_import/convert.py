@@ -454,6 +454,12 @@ class Converter:
             return [int(v) for v in np.asarray(arrays[k]).reshape(-1)]
         return list(attrs.get(name, []))
 
+    def sym_Shape(self, a, attrs, where):
+        # The shape of a shape vector holding symbols is a plain number: its length.
+        r = a[0].ndim
+        start, end = attrs.get("start", 0), attrs.get("end", r)
+        return [np.array(a[0].shape[slice(max(-r, min(r, start)), max(-r, min(r, end)))], dtype=np.int64)]
+
     def sym_Identity(self, a, attrs, where):
         return [a[0]]
 
@@ -525,6 +531,11 @@ class Converter:
                 return True
             if isinstance(u, int) and isinstance(v, int):
                 return False
+            # A dim symbol (not "?(…)" arithmetic) is a size: never negative.
+            # PyTorch compares shapes with -1 this way before an Expand.
+            for sym, num in ((u, v), (v, u)):
+                if isinstance(sym, str) and not sym.startswith("?") and isinstance(num, int) and num < 0:
+                    return False
             raise ImportError_(f"{where}: compares symbolic dims {u} and {v}: cannot fold")
         f = np.frompyfunc(eq, 2, 1)
         return [np.asarray(f(np.asarray(a[0], dtype=object),
