@@ -13,10 +13,12 @@ The models (random weights, f32, each under 2 MB):
   gpt    GPT-2-style decoder: 2 pre-layernorm blocks, d=128, 4 heads of 32,
          vocab 256, learned positions (wpe: 64 rows), causal attention, tanh-GELU
          MLP of 512, final layernorm, logits through the tied embedding wte.
-         Inputs: tokens and positions, i32 [batch, seq]. The graph format has no
-         iota op, so the positions come in as an input, as position_ids do in
-         Hugging Face's GPT-2; pass 0..seq-1 (or an offset range when decoding
-         with a cache). Every position must be < 64. Output: logits [batch, seq, 256].
+         Inputs: tokens and positions, i32 [batch, seq]: the positions come in as
+         an input, as position_ids do in Hugging Face's GPT-2; pass 0..seq-1
+         (or an offset range when decoding with a cache). Every position must
+         be < 64. Output: logits [batch, seq, 256]. decoder.json is the same
+         model and weights in the key/value-cache form of docs/FORMAT.md that
+         `tessera generate` runs.
   bert   one BERT encoder block: q/k/v projections, non-causal attention with an
          additive mask input [batch, 1, 1, seq] (0 to keep a key, -10000 or -inf
          to drop it), post-layernorm (eps 1e-12), erf-GELU FFN of 512.
