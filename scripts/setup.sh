@@ -206,6 +206,23 @@ if [[ -z "$nvcc" && -x /usr/local/cuda/bin/nvcc ]]; then nvcc=/usr/local/cuda/bi
 if [[ -n "$nvcc" ]]; then
     cuda_version=$("$nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p' | head -n 1)
     printf 'info CUDA toolkit %s (%s)\n' "${cuda_version:-?}" "$nvcc"
+    # A SASS disassembler for the offline Hopper checks (test_cuda_hopper: HGMMA
+    # in the cubin). Some toolkit installs lack one; PyPI has NVIDIA's nvdisasm.
+    cuda_bin=$(dirname "$nvcc")
+    if ((with_python)) && ! command -v nvdisasm >/dev/null 2>&1 && ! command -v cuobjdump >/dev/null 2>&1 &&
+        [[ ! -x "$cuda_bin/nvdisasm" && ! -x "$cuda_bin/cuobjdump" ]] &&
+        ! compgen -G "$venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm" >/dev/null; then
+        echo "setup.sh: pip installing nvidia-cuda-nvdisasm into $venv_shown (the toolkit has no SASS disassembler)"
+        if ! "$venv/bin/python3" -m pip install --disable-pip-version-check --no-input --timeout 60 --retries 3 \
+            nvidia-cuda-nvdisasm >"$build_dir/setup-nvdisasm.log" 2>&1 </dev/null; then
+            tail -n 5 "$build_dir/setup-nvdisasm.log" >&2
+            echo "setup.sh: could not install nvidia-cuda-nvdisasm; retry: $venv_shown/bin/python3 -m pip install nvidia-cuda-nvdisasm" >&2
+            status=1
+        fi
+    fi
+    nvd=$(compgen -G "$venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm" | head -n 1 || true)
+    nvd=${nvd:-$(command -v nvdisasm || command -v cuobjdump || true)}
+    printf 'info SASS disassembler %s\n' "${nvd:-none}"
 else
     echo "info CUDA toolkit not found (optional: the GPU backend is not built without it)"
 fi

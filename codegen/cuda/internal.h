@@ -134,6 +134,7 @@ int tsc_arch_max_shared(const struct ts_cuda_arch *a);
  * stages · (K tile + V tile), rows padded). */
 int64_t tsc_attn_shared_bytes(const struct ts_kernel *k, int bq, int bk, int stages);
 
+#include "codegen/cuda/hopper.h" /* issue #8: the sm_90a wgmma/TMA GEMM (hopper_gemm.c), off by default */
 /* ---- nvrtc.c, cache.c: what the compile cache keys on ---------------------- */
 
 /* The options every compile gets, and the loaded NVRTC's identity (its path,
