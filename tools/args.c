@@ -136,3 +136,10 @@ int ts_cli_check_machine(const char *verb, enum ts_target target, const struct t
     }
     return 0;
 }
+
+int ts_cli_model_arg(const char *verb, const char *arg, const char **model) {
+    if (arg[0] == '-' && arg[1]) return ts_cli_usage_error(verb, arg, "unknown option");
+    if (*model) return ts_cli_usage_error(verb, arg, "unexpected argument (one model at a time)");
+    *model = arg;
+    return 0;
+}

@@ -89,6 +89,9 @@ void ts_cli_progress_start(struct ts_cli_progress *p, bool enabled);
 void ts_cli_progress_show(struct ts_cli_progress *p, const char *text); /* rate-limited */
 void ts_cli_progress_end(struct ts_cli_progress *p);
 
+/* The last branch of every verb's argument loop: an unknown option is a usage
+ * error, else arg is the model (a second one is an error). 0 or the status. */
+int ts_cli_model_arg(const char *verb, const char *arg, const char **model);
 /* Whether arg is option name, as "--name" or "--name=value". */
 bool ts_cli_is_option(const char *arg, const char *name);
 /* The value of option argv[*i] ("--name v", advancing *i, or "--name=v"); NULL

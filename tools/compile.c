@@ -113,12 +113,8 @@ static int parse_compile_args(int argc, char **argv, struct compile_opts *o) {
             o->embed = true;
         } else if (strcmp(a, "--save-temps") == 0) {
             o->save_temps = true;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_cli_usage_error("compile", a, "unknown option");
-        } else if (!o->model) {
-            o->model = a;
-        } else {
-            return ts_cli_usage_error("compile", a, "unexpected argument (one model at a time)");
+        } else if ((rc = ts_cli_model_arg("compile", a, &o->model))) {
+            return rc;
         }
     }
     if (!o->model) return ts_cli_usage_error("compile", "", "no model given");

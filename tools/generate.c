@@ -120,12 +120,8 @@ static int parse_generate_args(int argc, char **argv, struct gen_opts *o) {
             if (rc) return rc;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_cli_usage_error("generate", a, "unknown option");
-        } else if (!o->model) {
-            o->model = a;
-        } else {
-            return ts_cli_usage_error("generate", a, "unexpected argument (one model at a time)");
+        } else if ((rc = ts_cli_model_arg("generate", a, &o->model))) {
+            return rc;
         }
     }
     if (!o->model) return ts_cli_usage_error("generate", "", "no model given");

@@ -138,12 +138,8 @@ int ts_cli_inspect(int argc, char **argv) {
             const char *v = ts_cli_option_value("inspect", argc, argv, &i, "--threads", &rc);
             if (!v) return rc;
             if ((rc = ts_cli_parse_count("inspect", "--threads", v, 1, 1024, &threads))) return rc;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_cli_usage_error("inspect", a, "unknown option");
-        } else if (!model) {
-            model = a;
-        } else {
-            return ts_cli_usage_error("inspect", a, "unexpected argument (one model at a time)");
+        } else if ((rc = ts_cli_model_arg("inspect", a, &model))) {
+            return rc;
         }
     }
     if (!model) return ts_cli_usage_error("inspect", "", "no model given");

@@ -122,12 +122,8 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o) {
             o->json = true;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_cli_usage_error("run", a, "unknown option");
-        } else if (!o->model) {
-            o->model = a;
-        } else {
-            return ts_cli_usage_error("run", a, "unexpected argument (one model at a time)");
+        } else if ((rc = ts_cli_model_arg("run", a, &o->model))) {
+            return rc;
         }
     }
     if (!o->model) return ts_cli_usage_error("run", "", "no model given");

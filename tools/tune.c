@@ -127,12 +127,8 @@ static int parse_tune_args(int argc, char **argv, struct tune_opts *o) {
             if ((rc = ts_cli_parse_bind("tune", v, &o->binds))) return rc;
         } else if (ts_cli_parse_machine("tune", argc, argv, &i, &o->m, &rc)) {
             if (rc) return rc;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_cli_usage_error("tune", a, "unknown option");
-        } else if (!o->model) {
-            o->model = a;
-        } else {
-            return ts_cli_usage_error("tune", a, "unexpected argument (one model at a time)");
+        } else if ((rc = ts_cli_model_arg("tune", a, &o->model))) {
+            return rc;
         }
     }
     if (!o->model) return ts_cli_usage_error("tune", "", "no model given");
