@@ -46,4 +46,34 @@ int64_t tsc_hopper_gemm_shared_bytes(const struct tsc_hopper_gemm_cfg *cfg);
 enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, char **out,
                                       struct ts_cuda_launch *launch, struct ts_diag *d);
 
+/* FlashAttention-3-style forward attention for sm_90a (issue #8): q [B, Hq,
+ * Sq, D], k and v [B, Hkv, Sk, D] (D contiguous), o [B, Hq, Sq, D] in the
+ * input dtype; f32 softmax state. Not wired into any default path. */
+struct tsc_hopper_attention_cfg {
+    int head_dim;      /* D: 64 or 128 */
+    int bn;            /* keys per tile: 64 or 128 (default 128; one wgmma n) */
+    int stages;        /* K/V ring depth, 2..4 (default 2; within 227 KiB) */
+    int consumers;     /* consumer warpgroups, 1 or 2, 64 query rows each (default 2) */
+    enum ts_dtype dtype; /* TS_F16 or TS_BF16: q, k, v and o */
+    bool causal;       /* bottom-right: query i sees keys j <= i + (Sk - Sq) */
+    bool pingpong;     /* the 2 consumers alternate tensor-core windows (named barriers) */
+    const char *name;  /* the kernel's symbol (default "ts_hopper_attention") */
+};
+
+/* Kernel ABI of the generated source:
+ *   extern "C" __global__ void NAME(const __grid_constant__ TsTensorMap tma_q,
+ *       const __grid_constant__ TsTensorMap tma_k, const __grid_constant__
+ *       TsTensorMap tma_v, unsigned short *o, int sq, int sk, int hq, int hkv,
+ *       float scale_log2)
+ * scale_log2 = softmax scale · log2(e) (> 0); hq % hkv == 0 (grouped query:
+ * kv head = q head / (hq / hkv)). The maps are 3-D, the dtype, dims {D, S,
+ * B·H}, strides {D·2, S·D·2} bytes, box {64, rows, 1} with rows = 64 ·
+ * consumers for q and bn for k and v, swizzle 128B, OOB fill zeros.
+ * Launch: grid {ceil(Sq / (64 · consumers)), Hq, B}, block launch.block[0],
+ * launch.shared_bytes of dynamic shared memory (raise the limit first). */
+enum ts_status tsc_hopper_attention_check(const struct tsc_hopper_attention_cfg *cfg, struct ts_diag *d);
+int64_t tsc_hopper_attention_shared_bytes(const struct tsc_hopper_attention_cfg *cfg);
+enum ts_status tsc_hopper_attention_source(const struct tsc_hopper_attention_cfg *cfg, char **out,
+                                           struct ts_cuda_launch *launch, struct ts_diag *d);
+
 #endif
