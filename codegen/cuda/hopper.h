@@ -76,4 +76,13 @@ int64_t tsc_hopper_attention_shared_bytes(const struct tsc_hopper_attention_cfg 
 enum ts_status tsc_hopper_attention_source(const struct tsc_hopper_attention_cfg *cfg, char **out,
                                            struct ts_cuda_launch *launch, struct ts_diag *d);
 
+/* hopper_ptx.c: device helpers both templates begin with (TsTensorMap,
+ * mbarriers, the 128B-swizzled wgmma descriptor, wgmma fence/commit/wait). */
+extern const char tsc_hopper_ptx_helpers[];
+/* The generators' last step: the source into *out (or out of memory, freed)
+ * and the launch's block and dynamic shared memory. */
+struct tsc_src;
+enum ts_status tsc_hopper_finish(struct tsc_src *s, const char *name, const char *what, int threads,
+                                 int64_t shared_bytes, char **out, struct ts_cuda_launch *launch, struct ts_diag *d);
+
 #endif

@@ -53,35 +53,8 @@ enum ts_status tsc_hopper_attention_check(const struct tsc_hopper_attention_cfg 
     return TS_OK;
 }
 
-/* Device helpers: the PTX each step needs, one wrapper apiece. */
+/* Device helpers of the attention alone (the shared ones: hopper_ptx.c). */
 static const char helpers[] =
-    "typedef unsigned int tsh_u32;\n"
-    "typedef unsigned long long tsh_u64;\n"
-    "/* CUtensorMap as cuda.h declares it (NVRTC has no cuda.h). */\n"
-    "struct __align__(128) TsTensorMap { tsh_u64 opaque[16]; };\n"
-    "\n"
-    "static __device__ __forceinline__ tsh_u32 tsh_smem(const void *p) {\n"
-    "    return (tsh_u32)__cvta_generic_to_shared(p);\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_init(tsh_u32 bar, tsh_u32 count) {\n"
-    "    asm volatile(\"mbarrier.init.shared::cta.b64 [%0], %1;\" ::\"r\"(bar), \"r\"(count) : \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_expect_tx(tsh_u32 bar, tsh_u32 bytes) {\n"
-    "    asm volatile(\"mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\" ::\"r\"(bar), \"r\"(bytes)\n"
-    "                 : \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_arrive(tsh_u32 bar) {\n"
-    "    asm volatile(\"mbarrier.arrive.shared::cta.b64 _, [%0];\" ::\"r\"(bar) : \"memory\");\n"
-    "}\n"
-    "/* Waits until the phase of the given parity has completed (a fresh\n"
-    " * barrier counts the phase before its first, parity 1, as completed). */\n"
-    "static __device__ __forceinline__ void tsh_mbar_wait(tsh_u32 bar, tsh_u32 parity) {\n"
-    "    tsh_u32 done = 0;\n"
-    "    while (!done)\n"
-    "        asm volatile(\"{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\"\n"
-    "                     \" selp.u32 %0, 1, 0, p; }\"\n"
-    "                     : \"=r\"(done) : \"r\"(bar), \"r\"(parity) : \"memory\");\n"
-    "}\n"
     "/* A 3-D TMA tile load: box at (c0 = column, c1 = sequence row, c2 =\n"
     " * batch·head) into dst, its bytes counted on bar; rows past the sequence\n"
     " * arrive as zeros (the map's third dimension keeps heads apart). */\n"
@@ -91,12 +64,6 @@ static const char helpers[] =
     "                 \" [%0], [%1, {%3, %4, %5}], [%2];\"\n"
     "                 ::\"r\"(dst), \"l\"((tsh_u64)map), \"r\"(bar), \"r\"(c0), \"r\"(c1), \"r\"(c2) : \"memory\");\n"
     "}\n"
-    "/* wgmma descriptor of a K-major, 128B-swizzled tile of 128-byte rows:\n"
-    " * leading offset 16 B (unused when swizzled), 1024 B between 8-row groups. */\n"
-    "static __device__ __forceinline__ tsh_u64 tsh_desc(tsh_u32 addr) {\n"
-    "    return (tsh_u64)((addr & 0x3FFFF) >> 4) | ((tsh_u64)1 << 16) | ((tsh_u64)64 << 32) |\n"
-    "           ((tsh_u64)1 << 62);\n"
-    "}\n"
     "/* V as an MN-major B (rows are keys = wgmma's K, 64 columns of D per\n"
     " * 128-byte swizzled row): the leading offset steps between 64-column\n"
     " * chunks (BN rows · 128 B apart), the stride between 8-key groups (1024 B). */\n"
@@ -104,21 +71,10 @@ static const char helpers[] =
     "    return (tsh_u64)((addr & 0x3FFFF) >> 4) | ((tsh_u64)(TSH_BN * 128 / 16) << 16) |\n"
     "           ((tsh_u64)64 << 32) | ((tsh_u64)1 << 62);\n"
     "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_fence(void) {\n"
-    "    asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_commit(void) {\n"
-    "    asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_wait0(void) {\n"
-    "    asm volatile(\"wgmma.wait_group.sync.aligned 0;\" ::: \"memory\");\n"
-    "}\n"
     "static __device__ __forceinline__ void tsh_wgmma_wait1(void) {\n"
     "    asm volatile(\"wgmma.wait_group.sync.aligned 1;\" ::: \"memory\");\n"
     "}\n"
-    "/* Keep the compiler from moving register reads or writes across an\n"
-    " * asynchronous wgmma, or reusing the registers of a P it still reads. */\n"
-    "static __device__ __forceinline__ void tsh_fence_reg(float &r) { asm volatile(\"\" : \"+f\"(r)::\"memory\"); }\n"
+    "/* Keeps a P register the wgmma still reads from being reused. */\n"
     "static __device__ __forceinline__ void tsh_fence_u32(tsh_u32 &r) { asm volatile(\"\" : \"+r\"(r)::\"memory\"); }\n"
     "static __device__ __forceinline__ float tsh_ex2(float x) {\n"
     "    float y;\n"
@@ -506,6 +462,7 @@ enum ts_status tsc_hopper_attention_source(const struct tsc_hopper_attention_cfg
                "#define TSH_PRODUCER_REGS %d\n#define TSH_CONSUMER_REGS %d\n\n",
                c->head_dim, bm, c->bn, c->stages, c->consumers, c->head_dim / 64, bm * c->head_dim * 2,
                c->bn * c->head_dim * 2, c->causal ? 1 : 0, c->pingpong ? 1 : 0, producer_regs, consumer_regs);
+    tsc_puts(&s, tsc_hopper_ptx_helpers);
     tsc_puts(&s, helpers);
     if (c->pingpong) tsc_puts(&s, named_bars);
     tsc_puts(&s, "\n");
@@ -518,16 +475,5 @@ enum ts_status tsc_hopper_attention_source(const struct tsc_hopper_attention_cfg
                "    int hq, int hkv, float scale_log2) {\n",
                threads, name);
     tsc_puts(&s, kernel_body);
-    if (s.oom) {
-        tsc_src_free(&s);
-        return ts_diag_set(d, TS_ERR_NOMEM, "", name, "out of memory writing the sm_90a attention source");
-    }
-    *out = s.data;
-    if (launch) {
-        memset(launch, 0, sizeof *launch);
-        launch->block[0] = (uint32_t)threads;
-        launch->block[1] = launch->block[2] = 1;
-        launch->shared_bytes = (uint32_t)tsc_hopper_attention_shared_bytes(c);
-    }
-    return TS_OK;
+    return tsc_hopper_finish(&s, name, "attention", threads, tsc_hopper_attention_shared_bytes(c), out, launch, d);
 }

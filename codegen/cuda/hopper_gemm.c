@@ -64,36 +64,8 @@ enum ts_status tsc_hopper_gemm_check(const struct tsc_hopper_gemm_cfg *cfg, stru
     return TS_OK;
 }
 
-/* Device helpers: the PTX each step needs, one wrapper apiece. */
+/* Device helpers of the GEMM alone (the shared ones: hopper_ptx.c). */
 static const char helpers[] =
-    "typedef unsigned int tsh_u32;\n"
-    "typedef unsigned long long tsh_u64;\n"
-    "/* CUtensorMap as cuda.h declares it (NVRTC has no cuda.h): the driver's\n"
-    " * cuTensorMapEncodeTiled fills it, the kernel takes it by value. */\n"
-    "struct __align__(128) TsTensorMap { tsh_u64 opaque[16]; };\n"
-    "\n"
-    "static __device__ __forceinline__ tsh_u32 tsh_smem(const void *p) {\n"
-    "    return (tsh_u32)__cvta_generic_to_shared(p);\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_init(tsh_u32 bar, tsh_u32 count) {\n"
-    "    asm volatile(\"mbarrier.init.shared::cta.b64 [%0], %1;\" ::\"r\"(bar), \"r\"(count) : \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_expect_tx(tsh_u32 bar, tsh_u32 bytes) {\n"
-    "    asm volatile(\"mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\" ::\"r\"(bar), \"r\"(bytes)\n"
-    "                 : \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_mbar_arrive(tsh_u32 bar) {\n"
-    "    asm volatile(\"mbarrier.arrive.shared::cta.b64 _, [%0];\" ::\"r\"(bar) : \"memory\");\n"
-    "}\n"
-    "/* Waits until the phase of the given parity has completed (a fresh\n"
-    " * barrier counts the phase before its first, parity 1, as completed). */\n"
-    "static __device__ __forceinline__ void tsh_mbar_wait(tsh_u32 bar, tsh_u32 parity) {\n"
-    "    tsh_u32 done = 0;\n"
-    "    while (!done)\n"
-    "        asm volatile(\"{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\"\n"
-    "                     \" selp.u32 %0, 1, 0, p; }\"\n"
-    "                     : \"=r\"(done) : \"r\"(bar), \"r\"(parity) : \"memory\");\n"
-    "}\n"
     "/* A 2-D TMA tile load: box at (c0 = inner/K, c1 = row) into dst, its bytes\n"
     " * counted on bar; out-of-range elements arrive as zeros. */\n"
     "static __device__ __forceinline__ void tsh_tma_load(tsh_u32 dst, const TsTensorMap *map, tsh_u32 bar,\n"
@@ -102,25 +74,6 @@ static const char helpers[] =
     "                 \" [%0], [%1, {%3, %4}], [%2];\"\n"
     "                 ::\"r\"(dst), \"l\"((tsh_u64)map), \"r\"(bar), \"r\"(c0), \"r\"(c1) : \"memory\");\n"
     "}\n"
-    "/* wgmma shared-memory descriptor of a K-major, 128B-swizzled tile whose\n"
-    " * rows are 128 bytes: start address, leading offset 16 B (unused when\n"
-    " * swizzled), stride 1024 B between 8-row groups, swizzle mode 1 (128B). */\n"
-    "static __device__ __forceinline__ tsh_u64 tsh_desc(tsh_u32 addr) {\n"
-    "    return (tsh_u64)((addr & 0x3FFFF) >> 4) | ((tsh_u64)1 << 16) | ((tsh_u64)64 << 32) |\n"
-    "           ((tsh_u64)1 << 62);\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_fence(void) {\n"
-    "    asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_commit(void) {\n"
-    "    asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\");\n"
-    "}\n"
-    "static __device__ __forceinline__ void tsh_wgmma_wait0(void) {\n"
-    "    asm volatile(\"wgmma.wait_group.sync.aligned 0;\" ::: \"memory\");\n"
-    "}\n"
-    "/* Keeps the compiler from moving accumulator reads or writes across the\n"
-    " * asynchronous region (the wgmma asm says '+f' but writes them later). */\n"
-    "static __device__ __forceinline__ void tsh_fence_reg(float &r) { asm volatile(\"\" : \"+f\"(r)::\"memory\"); }\n"
     "\n"
     "/* The tile at position t of the grouped order: group_m tile rows at a\n"
     " * time sweep the columns, so neighbouring blocks share A and B in L2. */\n"
@@ -360,6 +313,7 @@ enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, cha
                c->bm, c->bn, c->bk, c->stages, c->consumers, c->bm / c->consumers,
                c->bm / c->consumers / 64, c->group_m, c->bm * c->bk * 2, c->bn * c->bk * 2, c->bias ? 1 : 0,
                producer_regs, consumer_regs);
+    tsc_puts(&s, tsc_hopper_ptx_helpers);
     tsc_puts(&s, helpers);
     tsc_puts(&s, "\n");
     emit_wgmma(&s, c);
@@ -370,16 +324,5 @@ enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, cha
                "    tsh_out *__restrict__ c, const tsh_out *__restrict__ bias, int M, int N, int K) {\n",
                threads, name);
     tsc_puts(&s, kernel_body);
-    if (s.oom) {
-        tsc_src_free(&s);
-        return ts_diag_set(d, TS_ERR_NOMEM, "", name, "out of memory writing the sm_90a GEMM source");
-    }
-    *out = s.data;
-    if (launch) {
-        memset(launch, 0, sizeof *launch);
-        launch->block[0] = (uint32_t)threads;
-        launch->block[1] = launch->block[2] = 1;
-        launch->shared_bytes = (uint32_t)tsc_hopper_gemm_shared_bytes(c);
-    }
-    return TS_OK;
+    return tsc_hopper_finish(&s, name, "GEMM", threads, tsc_hopper_gemm_shared_bytes(c), out, launch, d);
 }

@@ -1,31 +1,17 @@
 /* test_cuda_hopper.c — the sm_90a GEMM template of issue #8 without a GPU:
  * the legality rules, then representative configs compiled through NVRTC for
  * sm_90a with ptxas's report (no spills, no stack, setmaxnreg honoured), the
- * PTX's wgmma / TMA / setmaxnreg, and, where a disassembler is found, the
- * cubin's SASS: HGMMA and no HMMA, TMA and register reallocation, no local
- * memory. The disassembler (none found fails) is $TESSERA_NVDISASM (nvdisasm
- * or cuobjdump; set but unusable fails), else nvdisasm or cuobjdump on PATH, in $CUDA_HOME/bin
- * or /usr/local/cuda/bin, else the pip wheel nvidia-cuda-nvdisasm in a venv
- * under the working directory (build/venv, as scripts/setup.sh makes it).
- * NVRTC missing is a failure here, not a skip: this test exists for CI
- * machines without a GPU, where NVRTC is the whole point. */
-#include <glob.h>
+ * PTX's wgmma / TMA / setmaxnreg, and the cubin's SASS: HGMMA and no HMMA,
+ * TMA and register reallocation, no local memory. A missing disassembler
+ * (where to find one: sm90_offline.h) fails, as does a missing NVRTC:
+ * this test exists for CI machines without a GPU. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "codegen/codegen.h"
 #include "codegen/cuda/internal.h"
 #include "test.h"
-
-static struct ts_cuda_arch sm90a(void) {
-    struct ts_cuda_arch a;
-    memset(&a, 0, sizeof a);
-    a.sm = 90;
-    a.specific = true;
-    snprintf(a.name, sizeof a.name, "sm_90a");
-    return a;
-}
+#include "tests/codegen/sm90_offline.h"
 
 /* ---- legality ------------------------------------------------------------ */
 
@@ -84,96 +70,6 @@ static void test_rules(void) {
     CHECK_STR(d.what, "sm_90a GEMM template: stages must be 2..8");
 }
 
-/* ---- the disassembler ---------------------------------------------------- */
-
-static bool executable(const char *p) { return access(p, X_OK) == 0; }
-
-/* Finds nvdisasm or cuobjdump (see the top comment); *cuobjdump says which. */
-static bool find_disassembler(char *out, size_t n, bool *cuobjdump, bool *env_bad) {
-    *env_bad = false;
-    const char *env = getenv("TESSERA_NVDISASM");
-    if (env && *env) {
-        snprintf(out, n, "%s", env);
-        *cuobjdump = strstr(env, "cuobjdump") != NULL;
-        if (executable(out)) return true;
-        *env_bad = true;
-        return false;
-    }
-    static const char *const tools[] = {"nvdisasm", "cuobjdump"};
-    for (int t = 0; t < 2; t++) {
-        *cuobjdump = t == 1;
-        const char *path = getenv("PATH");
-        while (path && *path) {
-            size_t len = strcspn(path, ":");
-            snprintf(out, n, "%.*s/%s", (int)len, path, tools[t]);
-            if (len && executable(out)) return true;
-            path += len + (path[len] == ':');
-        }
-        const char *home = getenv("CUDA_HOME");
-        if (home && *home) {
-            snprintf(out, n, "%s/bin/%s", home, tools[t]);
-            if (executable(out)) return true;
-        }
-        snprintf(out, n, "/usr/local/cuda/bin/%s", tools[t]);
-        if (executable(out)) return true;
-    }
-    /* pip install nvidia-cuda-nvdisasm puts it at nvidia/cu13/bin/nvdisasm. */
-    glob_t g;
-    if (glob("build*/venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm", 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            if (!executable(g.gl_pathv[i])) continue;
-            snprintf(out, n, "%s", g.gl_pathv[i]);
-            *cuobjdump = false;
-            globfree(&g);
-            return true;
-        }
-    }
-    globfree(&g);
-    return false;
-}
-
-static int count(const char *hay, const char *needle) {
-    int k = 0;
-    size_t nl = strlen(needle);
-    for (const char *p = hay; (p = strstr(p, needle)); p += nl) k++;
-    return k;
-}
-
-/* The SASS of a cubin as text (malloc'd), or NULL with a message. */
-static char *disassemble(const char *tool, bool cuobjdump, const void *cubin, size_t size) {
-    const char *base = getenv("TMPDIR");
-    char path[300];
-    snprintf(path, sizeof path, "%s/ts_hopper_XXXXXX", base && *base ? base : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return NULL;
-    bool wrote = write(fd, cubin, size) == (ssize_t)size;
-    close(fd);
-    char *text = NULL;
-    if (wrote) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, cuobjdump ? "'%s' --dump-sass '%s' 2>&1" : "'%s' -c '%s' 2>&1", tool, path);
-        FILE *p = popen(cmd, "r");
-        if (p) {
-            struct tsc_src s = {0};
-            char buf[65536];
-            size_t got;
-            while ((got = fread(buf, 1, sizeof buf - 1, p)) > 0) {
-                buf[got] = 0;
-                tsc_puts(&s, buf);
-            }
-            int rc = pclose(p);
-            if (rc != 0 || s.oom || !s.data) {
-                fprintf(stderr, "%s failed (status %d): %.400s\n", tool, rc, s.data ? s.data : "");
-                tsc_src_free(&s);
-            } else {
-                text = s.data;
-            }
-        }
-    }
-    unlink(path);
-    return text;
-}
-
 /* ---- the configs through NVRTC ------------------------------------------- */
 
 struct hcase {
@@ -193,7 +89,7 @@ static const struct hcase cases[] = {
 };
 
 static void test_compile(const char *tool, bool cuobjdump) {
-    struct ts_cuda_arch arch = sm90a();
+    struct ts_cuda_arch arch = tso_sm90a();
     int ncases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < ncases; i++) {
         const struct hcase *h = &cases[i];
@@ -263,15 +159,15 @@ static void test_compile(const char *tool, bool cuobjdump) {
         CHECK_CONTAINS(r.ptx, ".param .align 128 .b8 ");
         /* Four k16 steps per stage, MI m64 tiles each. */
         int mi = h->bm / h->consumers / 64;
-        CHECK(count(r.ptx, "wgmma.mma_async") == 4 * mi);
+        CHECK(tso_count(r.ptx, "wgmma.mma_async") == 4 * mi);
         char sass_note[120] = "SASS not checked";
         if (tool) {
-            char *sass = disassemble(tool, cuobjdump, r.cubin, r.cubin_size);
+            char *sass = tso_disassemble(tool, cuobjdump, r.cubin, r.cubin_size);
             CHECK(sass != NULL);
             if (sass) {
-                int hg = count(sass, "HGMMA"), hm = count(sass, "HMMA");
-                int tma = count(sass, "UTMALDG"), reg = count(sass, "USETMAXREG");
-                int local = count(sass, "LDL") + count(sass, "STL");
+                int hg = tso_count(sass, "HGMMA"), hm = tso_count(sass, "HMMA");
+                int tma = tso_count(sass, "UTMALDG"), reg = tso_count(sass, "USETMAXREG");
+                int local = tso_count(sass, "LDL") + tso_count(sass, "STL");
                 CHECK(hg == 4 * mi && hm == 0);
                 CHECK(tma == 2 && reg == 2 && local == 0);
                 snprintf(sass_note, sizeof sass_note, "SASS: %d HGMMA, %d HMMA, %d UTMALDG, %d USETMAXREG, %d LDL/STL",
@@ -289,30 +185,11 @@ static void test_compile(const char *tool, bool cuobjdump) {
 
 int main(void) {
     test_rules();
-    struct ts_diag d;
-    ts_diag_clear(&d);
-    int major, minor;
-    if (ts_nvrtc_version(&major, &minor, &d) != TS_OK) {
-        ts_diag_print(&d, stderr);
-        fprintf(stderr, "test_cuda_hopper: FAILED: NVRTC could not be loaded; the sm_90a checks need it "
-                        "(install the CUDA toolkit's NVRTC, libnvrtc.so.13 or .12)\n");
-        return 1;
-    }
+    if (!tso_nvrtc_ok("test_cuda_hopper")) return 1;
     char tool[512];
-    bool cuobjdump = false, env_bad = false;
-    bool found = find_disassembler(tool, sizeof tool, &cuobjdump, &env_bad);
-    if (env_bad) {
-        fprintf(stderr, "test_cuda_hopper: $TESSERA_NVDISASM (%s) is not an executable\n", tool);
-        CHECK(!"$TESSERA_NVDISASM usable");
-    }
-    if (found) printf("SASS through %s\n", tool);
-    else {
-        /* scripts/setup.sh installs one (pip: nvidia-cuda-nvdisasm); a check
-         * that silently does not run is no check. */
-        fprintf(stderr, "test_cuda_hopper: no nvdisasm or cuobjdump found: run scripts/setup.sh, or set "
-                        "$TESSERA_NVDISASM\n");
-        CHECK(!"a SASS disassembler");
-    }
+    bool cuobjdump = false;
+    bool found = tso_find_disassembler("test_cuda_hopper", tool, sizeof tool, &cuobjdump);
+    CHECK(found); /* none, or an unusable $TESSERA_NVDISASM: it said why */
     test_compile(found ? tool : NULL, cuobjdump);
     return ts_test_finish("test_cuda_hopper");
 }
