@@ -385,12 +385,14 @@ static double gemm_gpu(const struct ts_kernel *k, bool strict, const struct gpu_
     switch (in) {
     case TS_GEMM_INSTR_MMA_F16: peak *= 10, es = 2; break;
     case TS_GEMM_INSTR_MMA_TF32: peak *= 5; break;
+    case TS_GEMM_INSTR_WGMMA: peak *= 20, es = 2; break; /* wgmma: twice mma.sync's rate on sm_90 */
     default: peak *= 0.7; break;
     }
     double tm = (double)cdiv(M, bm), tn = (double)cdiv(N, bn);
     double flops = 2 * batch * tm * bm * tn * bn * (double)K;
     double warps = (double)(bm / s->gpu.wm) * (bn / s->gpu.wn);
     if (warps < 1) return INFINITY;
+    if (in == TS_GEMM_INSTR_WGMMA) warps *= 4; /* the tiles are per consumer warpgroup of 4 warps */
     double smem = (double)s->gpu.stages * (bm + bn) * (bk + 8) * es;
     double per_sm = clampd(floor(200e3 / smem), 1, 2);
     double blocks = batch * tm * tn * split;

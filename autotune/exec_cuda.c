@@ -28,6 +28,18 @@ void ts_plan_set_cuda_launches(struct ts_rt_plan *plan, const struct ts_cuda_cod
         memcpy(ls[i].block, g.block, sizeof g.block);
         ls[i].shared_bytes = g.shared_bytes;
         ls[i].workspace_bytes = g.workspace_bytes;
+        ls[i].ntmaps = g.ntmaps;
+        ls[i].persistent = g.persistent;
+        /* Field by field: the two structs agree by contract, not by type. */
+        for (int m = 0; m < TS_RT_MAX_TMAPS && m < TS_CUDA_MAX_TMAPS; m++) {
+            struct ts_rt_tmap *t = &ls[i].tmaps[m];
+            const struct ts_cuda_tmap *src = &g.tmaps[m];
+            t->arg = src->arg, t->dtype = src->dtype, t->rank = src->rank, t->swizzle = src->swizzle;
+            t->offset = src->offset;
+            memcpy(t->dims, src->dims, sizeof t->dims);
+            memcpy(t->strides, src->strides, sizeof t->strides);
+            memcpy(t->box, src->box, sizeof t->box);
+        }
     }
 }
 

@@ -130,12 +130,7 @@ static void child_measure_remote(struct ts_tune_bench *b, struct tsm *st, const 
     memset(&j, 0, sizeof j);
     j.magic = TSM_MAGIC;
     j.fault = (int32_t)fault;
-    struct ts_cuda_launch l;
-    ts_cuda_code_launch(code, 0, &l);
-    memcpy(j.grid, l.grid, sizeof j.grid);
-    memcpy(j.block, l.block, sizeof j.block);
-    j.shared_bytes = l.shared_bytes;
-    j.workspace_bytes = l.workspace_bytes;
+    ts_cuda_code_launch(code, 0, &j.launch);
     snprintf(j.symbol, sizeof j.symbol, "%s", ts_cuda_code_symbol(code, 0));
     size_t cubin_size = 0, ptx_size = 0;
     const void *cubin = ts_cuda_code_cubin(code, &cubin_size);

@@ -109,11 +109,25 @@ static void child_measure(struct tsm_child *ch, const struct tsm_job *j, const v
     if (j->fault == TSB_FAULT_EXIT) _exit(TSB_FAULT_EXIT_STATUS);
     /* ts_plan_from_program made the launches in the graph's arena: ours to fill. */
     struct ts_rt_launch *ls = (struct ts_rt_launch *)(uintptr_t)ch->plan.launches;
+    const struct ts_cuda_launch *g = &j->launch;
     for (int i = 0; i < ch->plan.nlaunches; i++) {
-        memcpy(ls[i].grid, j->grid, sizeof ls[i].grid);
-        memcpy(ls[i].block, j->block, sizeof ls[i].block);
-        ls[i].shared_bytes = j->shared_bytes;
-        ls[i].workspace_bytes = j->workspace_bytes;
+        memcpy(ls[i].grid, g->grid, sizeof ls[i].grid);
+        memcpy(ls[i].block, g->block, sizeof ls[i].block);
+        ls[i].shared_bytes = g->shared_bytes;
+        ls[i].workspace_bytes = g->workspace_bytes;
+        /* The tensor maps (as exec_cuda.c's ts_plan_set_cuda_launches copies them): the
+         * session checks each against its buffer before encoding it. */
+        ls[i].ntmaps = g->ntmaps;
+        ls[i].persistent = g->persistent;
+        for (int k = 0; k < TS_RT_MAX_TMAPS && k < TS_CUDA_MAX_TMAPS; k++) {
+            struct ts_rt_tmap *t = &ls[i].tmaps[k];
+            const struct ts_cuda_tmap *c = &g->tmaps[k];
+            t->arg = c->arg, t->dtype = c->dtype, t->rank = c->rank, t->swizzle = c->swizzle;
+            t->offset = c->offset;
+            memcpy(t->dims, c->dims, sizeof t->dims);
+            memcpy(t->strides, c->strides, sizeof t->strides);
+            memcpy(t->box, c->box, sizeof t->box);
+        }
     }
     for (int k = 0; k < ch->plan.nkernels; k++) ch->symbols[k] = j->symbol;
     struct ts_rt_cuda_image image = {.cubin = j->cubin_size ? cubin : NULL,

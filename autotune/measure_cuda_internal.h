@@ -21,8 +21,7 @@ struct tsm_hello {                      /* child → parent, once */
 struct tsm_job {                        /* parent → child, then the cubin and PTX bytes */
     uint32_t magic;
     int32_t fault;                      /* enum tsb_fault */
-    uint32_t grid[3], block[3], shared_bytes;
-    int64_t workspace_bytes;
+    struct ts_cuda_launch launch;       /* the candidate's (kernel 0's) launch, tensor maps included */
     uint64_t cubin_size, ptx_size;      /* ptx_size counts its NUL */
     char symbol[256];
 };

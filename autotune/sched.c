@@ -214,7 +214,7 @@ static bool read_field(const struct field *f, const cJSON *item, int64_t *v, cha
         enum ts_gemm_instr instr;
         if (!cJSON_IsString(item) || !instr_from_name(item->valuestring, &instr)) {
             snprintf(err, errsize, "schedule field 'instr' must be one of \"auto\", \"simt\", \"mma_f16\", "
-                                   "\"mma_tf32\"");
+                                   "\"mma_tf32\", \"wgmma\"");
             return false;
         }
         *v = instr;

@@ -1,6 +1,7 @@
 /* space_cuda.c — the GPU search spaces (the 'gpu' fields of each schedule):
  * GEMM block and warp tiles, k step, pipeline depth, split-K, rasterization
- * and instruction; pointwise and rowwise block shapes and vector widths;
+ * and instruction (with TESSERA_HOPPER=1 on sm_90a, the wgmma template's tiles,
+ * consumers, stages and tile groups); pointwise and rowwise block shapes and vector widths;
  * attention blocks, warps and stages. Lists are fitted to the problem (no
  * 256-row tile for 16 rows) and ts_tune_check (ts_cuda_sched_check) refuses
  * the rest: shared memory, accumulator registers, divisibility. */
@@ -40,6 +41,38 @@ static int warp_tiles(int bm, int bn, int min_side, int (*out)[2]) {
     return k;
 }
 
+/* The sm_90a wgmma template (issue #8, only with TESSERA_HOPPER=1): 64 or
+ * 128 rows per tile in 1 or 2 consumer warpgroups of 64 or 128 rows, one
+ * wgmma n of 64–256 columns, 3–6 stages, the persistent order in groups of
+ * 1 or 8 tile rows. ts_tune_check drops what the template or the operands
+ * refuse (accumulators past 128 a thread, shared memory, K not contiguous). */
+static void space_gemm_wgmma(struct ts_space_builder *b, int64_t m, int64_t n) {
+    static const int bns[] = {64, 128, 192, 256};
+    static const int shapes[][2] = {{64, 64}, {128, 64}, {128, 128}}; /* bm, rows per consumer */
+    for (int si = 0; si < 3; si++) {
+        int bm = shapes[si][0], wm = shapes[si][1];
+        if (bm == 128 && m <= 64) continue;
+        for (int ni = 0; ni < 4; ni++) {
+            int bn = bns[ni];
+            if (bn > 64 && bn / 2 >= n) continue;
+            for (int st = 3; st <= 6; st++)
+                for (int group = 1; group <= 8; group += 7) {
+                    union ts_sched s = {0};
+                    s.gemm.gpu.bm = bm;
+                    s.gemm.gpu.bn = bn;
+                    s.gemm.gpu.bk = 64;
+                    s.gemm.gpu.wm = wm;
+                    s.gemm.gpu.wn = bn;
+                    s.gemm.gpu.stages = st;
+                    s.gemm.gpu.split_k = 1;
+                    s.gemm.gpu.swizzle = group;
+                    s.gemm.gpu.instr = TS_GEMM_INSTR_WGMMA;
+                    ts_space_add(b, &s);
+                }
+        }
+    }
+}
+
 static void space_gemm_cuda(struct ts_space_builder *b, const struct ts_cuda_arch *arch) {
     const struct ts_kernel *k = b->k;
     const struct ts_tune_target *t = b->t;
@@ -67,6 +100,10 @@ static void space_gemm_cuda(struct ts_space_builder *b, const struct ts_cuda_arc
     } else if (def->gpu.instr != TS_GEMM_INSTR_SIMT) {
         instrs[ninstr++] = TS_GEMM_INSTR_SIMT;
     }
+
+    if (ts_cuda_hopper_enabled() && arch->sm == 90 && arch->specific && f32acc && da == db &&
+        (da == TS_F16 || da == TS_BF16))
+        space_gemm_wgmma(b, m, n);
 
     static const int mma_sides[] = {32, 64, 128, 256}, simt_sides[] = {32, 64, 128};
     for (int ii = 0; ii < ninstr; ii++) {

@@ -79,6 +79,12 @@ enum ts_status ts_cuda_arch_parse(const char *s, struct ts_cuda_arch *out, struc
 /* The arch used when none is given and no GPU says otherwise. */
 #define TS_CUDA_DEFAULT_ARCH "sm_90a"
 
+/* Whether the sm_90a templates of issue #8 (TMA + wgmma, codegen/cuda/hopper_*.c)
+ * may be chosen: TESSERA_HOPPER=1 in the environment. Off by default until
+ * they have been checked on a GPU; with it off, a schedule naming instr
+ * wgmma is refused (a tuning record made with it on included). */
+bool ts_cuda_hopper_enabled(void);
+
 /* Fills the zero 'gpu' fields of k->sched with the default schedule for arch
  * (strict_f32: f32 GEMMs on CUDA cores instead of tf32 tensor cores). */
 void ts_cuda_sched_default(struct ts_kernel *k, const struct ts_cuda_arch *arch, bool strict_f32);
@@ -92,10 +98,23 @@ enum ts_status ts_cuda_sched_check(const struct ts_kernel *k, const struct ts_cu
 /* How the runtime launches kernel i: grid and block dims, dynamic shared
  * memory, and a device workspace (split-K partial sums and tile counters; the
  * runtime zeroes it once, the kernel leaves it zeroed again). */
+struct ts_cuda_tmap {     /* as runtime.h's struct ts_rt_tmap, field for field */
+    int32_t arg, dtype, rank, swizzle; /* dtype: 1 f16, 2 bf16, 3 f32; swizzle in bytes */
+    int64_t offset;
+    uint64_t dims[3], strides[2];
+    uint32_t box[3];
+};
+#define TS_CUDA_MAX_TMAPS 3
 struct ts_cuda_launch {
     uint32_t grid[3], block[3];
     uint32_t shared_bytes;
     int64_t workspace_bytes;
+    /* sm_90 templates (issue #8): TMA tensor maps the runtime encodes over
+     * operand buffers and passes first, by value; persistent: grid[0] is
+     * the tile count, lowered by the runtime to the GPU's SM count. */
+    struct ts_cuda_tmap tmaps[TS_CUDA_MAX_TMAPS];
+    int ntmaps;
+    bool persistent;
 };
 
 struct ts_cuda_opts {
@@ -111,7 +130,8 @@ struct ts_cuda_opts {
 /* A program's kernels rendered as one CUDA C translation unit. Kernels with
  * identical code share one __global__ function, as on the CPU.
  *
- * Kernel ABI: extern "C" __global__ void SYM(T0 *in0, …, Tn *out, void *workspace, int *error)
+ * Kernel ABI: extern "C" __global__ void SYM([maps,] T0 *in0, …, Tn *out, void *workspace, int *error)
+ * (maps: the launch's tensor maps, const __grid_constant__ CUtensorMap each)
  * with one typed pointer per operand buffer (inputs in order, then the output;
  * f16/bf16 as unsigned short), the launch's workspace (NULL when it has none)
  * and a device int the kernel sets with atomicCAS(error, 0, e) for its error e

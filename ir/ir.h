@@ -542,6 +542,10 @@ enum ts_gemm_instr {
     TS_GEMM_INSTR_SIMT,      /* plain FMA on CUDA cores (strict f32, integers, odd layouts) */
     TS_GEMM_INSTR_MMA_F16,   /* mma.sync m16n8k16, f16 or bf16 operands, f32 accumulation */
     TS_GEMM_INSTR_MMA_TF32,  /* mma.sync m16n8k8 on tf32-rounded f32 operands */
+    TS_GEMM_INSTR_WGMMA,     /* sm_90a: TMA + wgmma.mma_async, warp-specialized and persistent
+                                (codegen/cuda/hopper_gemm.c; only with TESSERA_HOPPER=1). bk is 64,
+                                wm the rows per consumer warpgroup (bm/wm of them), wn = bn,
+                                swizzle the group of tile rows of the persistent order */
     TS_GEMM_INSTR_COUNT
 };
 const char *ts_gemm_instr_name(enum ts_gemm_instr i);

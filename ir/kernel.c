@@ -37,7 +37,7 @@ const char *ts_kernel_kind_name(enum ts_kernel_kind k) {
 }
 
 const char *ts_gemm_instr_name(enum ts_gemm_instr i) {
-    static const char *const names[TS_GEMM_INSTR_COUNT] = {"auto", "simt", "mma_f16", "mma_tf32"};
+    static const char *const names[TS_GEMM_INSTR_COUNT] = {"auto", "simt", "mma_f16", "mma_tf32", "wgmma"};
     return i >= 0 && i < TS_GEMM_INSTR_COUNT ? names[i] : "?";
 }
 

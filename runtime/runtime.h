@@ -48,6 +48,23 @@ struct ts_rt_tensor {
     int64_t nbytes;
 };
 
+/* A TMA tensor map (sm_90 kernels, issue #8): the CUDA runtime encodes it
+ * once per session with cuTensorMapEncodeTiled over the device memory of one
+ * of the launch's operand buffers, and passes it by value (a 128-byte
+ * CUtensorMap) ahead of the launch's other parameters. */
+#define TS_RT_MAX_TMAPS 3
+enum ts_rt_tmap_dtype { TS_RT_TMAP_F16 = 1, TS_RT_TMAP_BF16 = 2, TS_RT_TMAP_F32 = 3 };
+struct ts_rt_tmap {
+    int32_t arg;         /* which of the launch's args (index into args) it covers */
+    int32_t dtype;       /* enum ts_rt_tmap_dtype */
+    int32_t rank;        /* 2 or 3 */
+    int32_t swizzle;     /* bytes: 0 (none), 32, 64 or 128 */
+    int64_t offset;      /* bytes from the buffer's start to element (0, 0, 0); a multiple of 16 */
+    uint64_t dims[3];    /* elements, innermost first */
+    uint64_t strides[2]; /* bytes from one index of dims[1] (then dims[2]) to the next; multiples of 16 */
+    uint32_t box[3];     /* elements one copy moves, innermost first (1..256 each) */
+};
+
 struct ts_rt_launch {
     int kernel;            /* index into the kernel function table */
     int64_t ntasks;        /* tasks [0, ntasks) are spread over the workers */
@@ -63,6 +80,12 @@ struct ts_rt_launch {
     uint32_t grid[3], block[3];
     uint32_t shared_bytes;
     int64_t workspace_bytes;
+    /* CUDA only: tensor maps passed ahead of the kernel's other parameters
+     * (0..TS_RT_MAX_TMAPS), and a persistent kernel whose grid[0] the
+     * runtime lowers to the device's SM count (its blocks loop over tiles). */
+    struct ts_rt_tmap tmaps[TS_RT_MAX_TMAPS];
+    int ntmaps;
+    bool persistent;
 };
 
 struct ts_rt_plan {
@@ -145,8 +168,9 @@ int ts_rt_cuda_probe(int ordinal, struct ts_rt_cuda_info *out, char *err, size_t
 
 /* The compiled kernels of a plan: a cubin for one arch and PTX to JIT when
  * the cubin does not fit the device, and each kernel's function symbol.
- * Kernel ABI (codegen.h): params = one device pointer per launch arg, then
- * the launch's workspace (0 when none), then a device int32 error word. */
+ * Kernel ABI (codegen.h): params = the launch's tensor maps by value (if
+ * any), one device pointer per launch arg, then the launch's workspace (0
+ * when none), then a device int32 error word. */
 struct ts_rt_cuda_image {
     const void *cubin;          /* may be NULL */
     size_t cubin_size;

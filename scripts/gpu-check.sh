@@ -105,6 +105,21 @@ else
     note sanitizer "skipped (no GPU or no compute-sanitizer)"
 fi
 
+# ---- the sm_90a wgmma GEMM (issue #8), off by default: TESSERA_HOPPER=1 ------------------
+# Its matmul cases against the reference, racecheck of its mbarrier ring, then the
+# benchmarks below once more with it on.
+if [[ -x "$kt" ]] && "$kt" -k '__probe__' >/dev/null 2>&1; then
+    TESSERA_HOPPER=1 timeout 200 "$kt" -k matmul >"$out/gpu-hopper-tests.log" 2>&1
+    note "wgmma matmul tests" "exit $?; $(tail -1 "$out/gpu-hopper-tests.log")"
+    if command -v compute-sanitizer >/dev/null; then
+        TESSERA_HOPPER=1 timeout 200 compute-sanitizer --tool racecheck --error-exitcode 99 "$kt" --quick -k matmul \
+            >"$out/gpu-hopper-racecheck.log" 2>&1
+        note "wgmma racecheck" "exit $?; $(grep -E 'RACECHECK SUMMARY' "$out/gpu-hopper-racecheck.log" | tail -1)"
+    fi
+else
+    note "wgmma matmul tests" "skipped (no GPU)"
+fi
+
 # ---- benchmarks -------------------------------------------------------------------------
 # GEMM against cublasGemmEx and cublasLt: bf16 quick suite (d768, d4096, squares,
 # awkward), then the fused bias+GELU on the d=4096 family.
@@ -114,6 +129,12 @@ note "gemm vs cuBLAS" "exit $?; $(grep -E '^geomean' "$out/gpu-gemm.txt" | head 
 timeout 120 "$build/tessera" bench gemm --target cuda --suite d4096 --dtype bf16 --transpose-b \
     --epilogue bias_gelu --csv "$out/gpu-gemm-bias-gelu.csv" >"$out/gpu-gemm-bias-gelu.txt" 2>&1
 note "gemm+bias+gelu" "exit $?; $(grep -E '^geomean' "$out/gpu-gemm-bias-gelu.txt" | head -2 | tr '\n' ' ') $(tail -1 "$out/gpu-gemm-bias-gelu.txt")"
+TESSERA_HOPPER=1 timeout 200 "$build/tessera" bench gemm --target cuda --suite quick --dtype bf16 --transpose-b \
+    --csv "$out/gpu-hopper-gemm.csv" >"$out/gpu-hopper-gemm.txt" 2>&1
+note "wgmma gemm vs cuBLAS" "exit $?; $(grep -E '^geomean' "$out/gpu-hopper-gemm.txt" | head -2 | tr '\n' ' ') $(tail -1 "$out/gpu-hopper-gemm.txt")"
+TESSERA_HOPPER=1 timeout 120 "$build/tessera" bench gemm --target cuda --suite d4096 --dtype bf16 --transpose-b \
+    --epilogue bias_gelu --csv "$out/gpu-hopper-gemm-bias-gelu.csv" >"$out/gpu-hopper-gemm-bias-gelu.txt" 2>&1
+note "wgmma gemm+bias+gelu" "exit $?; $(grep -E '^geomean' "$out/gpu-hopper-gemm-bias-gelu.txt" | head -2 | tr '\n' ' ') $(tail -1 "$out/gpu-hopper-gemm-bias-gelu.txt")"
 if "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
     timeout 200 "$python" benchmarks/bench_attention.py --tessera "$build/tessera" --target cuda --suite quick \
         --dtype bf16 --peer torch --repeats 20 --csv "$out/gpu-attention.csv" >"$out/gpu-attention.txt" 2>&1

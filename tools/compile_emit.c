@@ -164,6 +164,21 @@ static void write_launches(FILE *f, const struct ts_rt_plan *plan) {
             fprintf(f, ",\n     .grid = {%uu, %uu, %uu}, .block = {%uu, %uu, %uu}, .shared_bytes = %uu", l->grid[0],
                     l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2], l->shared_bytes);
         if (l->workspace_bytes > 0) fprintf(f, ", .workspace_bytes = INT64_C(%" PRId64 ")", l->workspace_bytes);
+        if (l->ntmaps > 0) {
+            fputs(",\n     .tmaps = {", f);
+            for (int m = 0; m < l->ntmaps && m < TS_RT_MAX_TMAPS; m++) {
+                const struct ts_rt_tmap *t = &l->tmaps[m];
+                fprintf(f,
+                        "%s{.arg = %" PRId32 ", .dtype = %" PRId32 ", .rank = %" PRId32 ", .swizzle = %" PRId32
+                        ", .offset = INT64_C(%" PRId64 "), .dims = {UINT64_C(%" PRIu64 "), UINT64_C(%" PRIu64
+                        "), UINT64_C(%" PRIu64 ")}, .strides = {UINT64_C(%" PRIu64 "), UINT64_C(%" PRIu64
+                        ")}, .box = {%" PRIu32 "u, %" PRIu32 "u, %" PRIu32 "u}}",
+                        m ? ",\n               " : "", t->arg, t->dtype, t->rank, t->swizzle, t->offset, t->dims[0],
+                        t->dims[1], t->dims[2], t->strides[0], t->strides[1], t->box[0], t->box[1], t->box[2]);
+            }
+            fprintf(f, "}, .ntmaps = %d", l->ntmaps);
+        }
+        if (l->persistent) fputs(", .persistent = true", f);
         fputs("},\n", f);
     }
     fputs("};\n\n", f);

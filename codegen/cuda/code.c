@@ -96,6 +96,21 @@ static void put_named(struct tsc_src *s, const char *text, const char *sym) {
     tsc_puts(s, p);
 }
 
+/* Field by field: the structs have padding memcmp would read. */
+static bool same_launch(const struct ts_cuda_launch *a, const struct ts_cuda_launch *b) {
+    bool same = a->shared_bytes == b->shared_bytes && a->workspace_bytes == b->workspace_bytes &&
+                a->ntmaps == b->ntmaps && a->persistent == b->persistent;
+    for (int i = 0; i < 3; i++) same = same && a->grid[i] == b->grid[i] && a->block[i] == b->block[i];
+    for (int i = 0; i < a->ntmaps && same; i++) {
+        const struct ts_cuda_tmap *x = &a->tmaps[i], *y = &b->tmaps[i];
+        same = x->arg == y->arg && x->dtype == y->dtype && x->rank == y->rank && x->swizzle == y->swizzle &&
+               x->offset == y->offset;
+        for (int j = 0; j < 3; j++) same = same && x->dims[j] == y->dims[j] && x->box[j] == y->box[j];
+        for (int j = 0; j < 2; j++) same = same && x->strides[j] == y->strides[j];
+    }
+    return same;
+}
+
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
     char *r = malloc(n);
@@ -149,7 +164,7 @@ enum ts_status ts_cuda_codegen(const struct ts_program *p, const struct ts_cuda_
         if (st != TS_OK) break;
         struct tsc_src one;
         memset(&one, 0, sizeof one);
-        struct tsc_emit em = {&one, k, &c->arch, o->strict_f32, TSC_SYM_PLACEHOLDER, {{0}, {0}, 0, 0}};
+        struct tsc_emit em = {.src = &one, .k = k, .arch = &c->arch, .strict_f32 = o->strict_f32, .sym = TSC_SYM_PLACEHOLDER};
         st = emit_kernel(&em, d);
         if (st == TS_OK && one.oom) st = ts_diag_set(d, TS_ERR_NOMEM, "", k->name, "out of memory for its source");
         if (st != TS_OK) {
@@ -159,8 +174,7 @@ enum ts_status ts_cuda_codegen(const struct ts_program *p, const struct ts_cuda_
         c->launches[i] = em.launch;
         int f = 0;
         for (; f < c->nfunctions; f++)
-            if (strcmp(texts[f], one.data) == 0 &&
-                memcmp(&c->launches[first[f]], &em.launch, sizeof em.launch) == 0)
+            if (strcmp(texts[f], one.data) == 0 && same_launch(&c->launches[first[f]], &em.launch))
                 break;
         if (f < c->nfunctions) {
             c->symbols[i] = c->symbols[first[f]];
@@ -176,7 +190,7 @@ enum ts_status ts_cuda_codegen(const struct ts_program *p, const struct ts_cuda_
         }
         tsc_puts(&src, "\n");
         put_named(&src, one.data, c->symbols[i]);
-        tsc_emit_trampoline(&src, k, c->symbols[i]);
+        if (em.launch.ntmaps == 0) tsc_emit_trampoline(&src, k, c->symbols[i]); /* the emulator has no TMA */
     }
     if (st == TS_OK && src.oom) st = ts_diag_set(d, TS_ERR_NOMEM, "", "cuda", "out of memory for the CUDA source");
     for (int f = 0; f < c->nfunctions; f++) free(texts[f]);

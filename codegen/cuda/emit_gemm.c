@@ -48,6 +48,7 @@ enum ts_status tsc_emit_gemm(struct tsc_emit *e, struct ts_diag *d) {
     const struct ts_kernel *k = e->k;
     struct tsc_gemm_plan p;
     TS_TRY(tsc_gemm_plan(k, e->arch, e->strict_f32, &p, d));
+    if (p.instr == TS_GEMM_INSTR_WGMMA) return tsc_emit_gemm_wgmma(e, &p, d);
     struct tsc_src *s = e->src;
     const struct ts_sched_gemm *g = &k->sched.gemm;
     bool simt = p.instr == TS_GEMM_INSTR_SIMT;

@@ -25,6 +25,14 @@ struct tsc_gemm_plan {
     int64_t workspace;            /* split-K bytes, 0 without split-K */
 };
 
+/* The sm_90a template configuration (hopper.h) of a wgmma schedule: bm, bn,
+ * bk and stages as given, consumers = bm / wm, group_m = swizzle, the
+ * operands' dtype; no bias or gelu of its own (the program's epilogue is
+ * emitted per accumulator). */
+void tsc_gemm_wgmma_cfg(const struct ts_kernel *k, struct tsc_hopper_gemm_cfg *cfg);
+/* emit_gemm_wgmma.c: the kernel for a plan whose instr is wgmma. */
+enum ts_status tsc_emit_gemm_wgmma(struct tsc_emit *e, const struct tsc_gemm_plan *p, struct ts_diag *d);
+
 /* The plan for k's gpu schedule (instr AUTO resolved from the dtypes; TF32
  * becomes SIMT when strict_f32). TS_ERR_UNSUPPORTED naming the kernel and
  * the rule when the schedule or the operands cannot be compiled. */

@@ -1,7 +1,10 @@
 /* hopper.h — sm_90a kernel templates (issue #8): a warp-specialized GEMM fed
- * by TMA into an mbarrier ring and multiplied with wgmma. Generated as a
- * self-contained CUDA C translation unit; nothing in the default GEMM path
- * uses it yet (TESSERA_HOPPER=1 is reserved for the wiring, read nowhere). */
+ * by TMA into an mbarrier ring and multiplied with wgmma, and a
+ * FlashAttention-3-style attention. Each can be generated as a
+ * self-contained CUDA C translation unit (the offline tests); the GEMM's
+ * pieces also build program kernels (emit_gemm_wgmma.c) when a schedule
+ * says instr wgmma, which only TESSERA_HOPPER=1 allows. The attention is
+ * not reachable from a program yet. */
 #ifndef TESSERA_CODEGEN_CUDA_HOPPER_H
 #define TESSERA_CODEGEN_CUDA_HOPPER_H
 
@@ -46,6 +49,21 @@ int64_t tsc_hopper_gemm_shared_bytes(const struct tsc_hopper_gemm_cfg *cfg);
 enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, char **out,
                                       struct ts_cuda_launch *launch, struct ts_diag *d);
 
+/* The pieces emit_gemm_wgmma.c builds a program's GEMM kernel from (the
+ * template above is the same pieces around its own epilogue):
+ * the TSH_* defines, device helpers (once per translation unit) and the
+ * wgmma of cfg; the kernel body up to the epilogue, which expects
+ * parameters tma_a, tma_b and ints M, N, K in scope and leaves, per tile,
+ * acc[TSH_MI][TSH_BN / 2] with row0/col0 (accumulator i of m64 block mi is
+ * row row0 + mi·64 + 8·((i >> 1) & 1), column col0 + 8·(i >> 2) + (i & 1));
+ * the closing braces; and the #undefs that let another kernel follow. */
+int tsc_hopper_gemm_threads(const struct tsc_hopper_gemm_cfg *cfg);
+struct tsc_src;
+void tsc_hopper_gemm_emit_defs(struct tsc_src *s, const struct tsc_hopper_gemm_cfg *cfg);
+extern const char tsc_hopper_gemm_mainloop[];
+extern const char tsc_hopper_gemm_close[];
+void tsc_hopper_gemm_emit_undefs(struct tsc_src *s);
+
 /* FlashAttention-3-style forward attention for sm_90a (issue #8): q [B, Hq,
  * Sq, D], k and v [B, Hkv, Sk, D] (D contiguous), o [B, Hq, Sq, D] in the
  * input dtype; f32 softmax state. Not wired into any default path. */
@@ -81,7 +99,6 @@ enum ts_status tsc_hopper_attention_source(const struct tsc_hopper_attention_cfg
 extern const char tsc_hopper_ptx_helpers[];
 /* The generators' last step: the source into *out (or out of memory, freed)
  * and the launch's block and dynamic shared memory. */
-struct tsc_src;
 enum ts_status tsc_hopper_finish(struct tsc_src *s, const char *name, const char *what, int threads,
                                  int64_t shared_bytes, char **out, struct ts_cuda_launch *launch, struct ts_diag *d);
 

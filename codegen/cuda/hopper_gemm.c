@@ -66,6 +66,8 @@ enum ts_status tsc_hopper_gemm_check(const struct tsc_hopper_gemm_cfg *cfg, stru
 
 /* Device helpers of the GEMM alone (the shared ones: hopper_ptx.c). */
 static const char helpers[] =
+    "#ifndef TSH_GEMM_HELPERS\n"
+    "#define TSH_GEMM_HELPERS\n"
     "/* A 2-D TMA tile load: box at (c0 = inner/K, c1 = row) into dst, its bytes\n"
     " * counted on bar; out-of-range elements arrive as zeros. */\n"
     "static __device__ __forceinline__ void tsh_tma_load(tsh_u32 dst, const TsTensorMap *map, tsh_u32 bar,\n"
@@ -77,20 +79,25 @@ static const char helpers[] =
     "\n"
     "/* The tile at position t of the grouped order: group_m tile rows at a\n"
     " * time sweep the columns, so neighbouring blocks share A and B in L2. */\n"
-    "static __device__ __forceinline__ void tsh_tile(int t, int tiles_m, int tiles_n, int &tm, int &tn) {\n"
-    "    const int per_group = TSH_GROUP_M * tiles_n;\n"
-    "    const int group = t / per_group, first = group * TSH_GROUP_M;\n"
-    "    const int rows = min(tiles_m - first, TSH_GROUP_M), at = t - group * per_group;\n"
+    "static __device__ __forceinline__ void tsh_tile(int t, int tiles_m, int tiles_n, int group_m, int &tm,\n"
+    "                                                int &tn) {\n"
+    "    const int per_group = group_m * tiles_n;\n"
+    "    const int group = t / per_group, first = group * group_m;\n"
+    "    const int rows = min(tiles_m - first, group_m), at = t - group * per_group;\n"
     "    tm = first + at % rows;\n"
     "    tn = at / rows;\n"
-    "}\n";
+    "}\n"
+    "#endif\n";
 
 /* The wgmma for this cfg: one m64nBNk16 with bn/2 accumulators, A and B
  * from shared memory (descriptors), both K-major (no transpose). */
 static void emit_wgmma(struct tsc_src *s, const struct tsc_hopper_gemm_cfg *c) {
     const char *ab = c->in == TS_BF16 ? "bf16" : "f16";
     int n = c->bn / 2;
-    tsc_printf(s, "static __device__ __forceinline__ void tsh_wgmma(float *d, tsh_u64 da, tsh_u64 db) {\n"
+    /* One per dtype and n in a translation unit of several kernels. */
+    tsc_printf(s, "#define TSH_WGMMA tsh_wgmma_%s_n%d\n#ifndef TSH_WGMMA_%s_N%d\n#define TSH_WGMMA_%s_N%d\n", ab,
+               c->bn, ab, c->bn, ab, c->bn);
+    tsc_printf(s, "static __device__ __forceinline__ void TSH_WGMMA(float *d, tsh_u64 da, tsh_u64 db) {\n"
                   "    asm volatile(\"{ .reg .pred p; setp.ne.b32 p, %%%d, 0;\\n\"\n"
                   "                 \"wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {\"\n",
                n + 2, c->bn, ab, ab);
@@ -106,7 +113,7 @@ static void emit_wgmma(struct tsc_src *s, const struct tsc_hopper_gemm_cfg *c) {
             tsc_printf(s, "\"+f\"(d[%d])%s", j, j + 1 == n ? "" : (j + 1) % 8 ? ", " : ",");
         tsc_puts(s, "\n");
     }
-    tsc_puts(s, "                 : \"l\"(da), \"l\"(db), \"n\"(1));\n}\n\n");
+    tsc_puts(s, "                 : \"l\"(da), \"l\"(db), \"n\"(1));\n}\n#endif\n\n");
 }
 
 /* Conversions between the output dtype and f32, only those the epilogue
@@ -176,7 +183,7 @@ static void emit_store(struct tsc_src *s, const struct tsc_hopper_gemm_cfg *c) {
                   "    }\n}\n\n", f32 ? "" : "tsh_from_f32", f32 ? "" : "tsh_from_f32");
 }
 
-static const char kernel_body[] =
+const char tsc_hopper_gemm_mainloop[] =
     "    extern __shared__ unsigned char tsh_dyn[];\n"
     "    /* The ring starts at the next 1024-byte boundary (the swizzle's period). */\n"
     "    const tsh_u32 base = (tsh_smem(tsh_dyn) + 1023u) & ~1023u;\n"
@@ -205,7 +212,7 @@ static const char kernel_body[] =
     "            tsh_u32 phase = 0;\n"
     "            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {\n"
     "                int tm, tn;\n"
-    "                tsh_tile(tile, tiles_m, tiles_n, tm, tn);\n"
+    "                tsh_tile(tile, tiles_m, tiles_n, TSH_GROUP_M, tm, tn);\n"
     "                for (int kb = 0; kb < kblocks; kb++) {\n"
     "                    tsh_mbar_wait(empty + 8 * s, phase ^ 1);\n"
     "                    tsh_mbar_expect_tx(full + 8 * s, TSH_A_BYTES + TSH_B_BYTES);\n"
@@ -227,7 +234,7 @@ static const char kernel_body[] =
     "        tsh_u32 phase = 0;\n"
     "        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {\n"
     "            int tm, tn;\n"
-    "            tsh_tile(tile, tiles_m, tiles_n, tm, tn);\n"
+    "            tsh_tile(tile, tiles_m, tiles_n, TSH_GROUP_M, tm, tn);\n"
     "            float acc[TSH_MI][TSH_BN / 2];\n"
     "#pragma unroll\n"
     "            for (int mi = 0; mi < TSH_MI; mi++)\n"
@@ -245,7 +252,7 @@ static const char kernel_body[] =
     "#pragma unroll\n"
     "                    for (int mi = 0; mi < TSH_MI; mi++)\n"
     "                        /* k16 steps advance 32 bytes within the swizzled rows. */\n"
-    "                        tsh_wgmma(acc[mi], tsh_desc(sa + mi * 64 * 128 + kk * 32), tsh_desc(sb + kk * 32));\n"
+    "                        TSH_WGMMA(acc[mi], tsh_desc(sa + mi * 64 * 128 + kk * 32), tsh_desc(sb + kk * 32));\n"
     "                tsh_wgmma_commit();\n"
     "                tsh_wgmma_wait0();\n"
     "#pragma unroll\n"
@@ -263,6 +270,10 @@ static const char kernel_body[] =
     "             * warp·16 + lane/4 (+8 for i%4 >= 2), column (i/4)·8 + (lane%4)·2 (+1 for odd i). */\n"
     "            const long long row0 = (long long)tm * TSH_BM + (wg - 1) * TSH_WM + warp * 16 + lane / 4;\n"
     "            const int col0 = tn * TSH_BN + (lane % 4) * 2;\n"
+    ;
+
+/* The standalone template's epilogue: bias, gelu and paired stores. */
+static const char store_epilogue[] =
     "#pragma unroll\n"
     "            for (int j = 0; j < TSH_BN / 8; j++) {\n"
     "                const int col = col0 + j * 8;\n"
@@ -278,9 +289,44 @@ static const char kernel_body[] =
     "                    tsh_store(c, row + 8, col, M, N, acc[mi][4 * j + 2] + b0, acc[mi][4 * j + 3] + b1);\n"
     "                }\n"
     "            }\n"
-    "        }\n"
-    "    }\n"
-    "}\n";
+    ;
+
+const char tsc_hopper_gemm_close[] = "        }\n    }\n}\n";
+
+/* Register split of the 64K-register file: __launch_bounds__(threads, 1)
+ * caps the entry at 65536/threads (168 for 384); the producer drops to 40
+ * and the consumers take what that frees (2·128·232 + 128·40 ≤ 65536). With
+ * one consumer the entry cap is already 255 (checked against ptxas in the
+ * test: the entry count must not exceed the consumers' new count). */
+enum { PRODUCER_REGS = 40 };
+static int consumer_regs(const struct tsc_hopper_gemm_cfg *c) { return c->consumers == 2 ? 232 : 240; }
+
+int tsc_hopper_gemm_threads(const struct tsc_hopper_gemm_cfg *cfg) {
+    struct tsc_hopper_gemm_cfg f = filled(cfg);
+    return 128 * (f.consumers + 1);
+}
+
+void tsc_hopper_gemm_emit_defs(struct tsc_src *s, const struct tsc_hopper_gemm_cfg *cfg) {
+    struct tsc_hopper_gemm_cfg f = filled(cfg), *c = &f;
+    tsc_printf(s,
+               "#define TSH_BM %d\n#define TSH_BN %d\n#define TSH_BK %d\n#define TSH_STAGES %d\n"
+               "#define TSH_CONSUMERS %d\n#define TSH_WM %d\n#define TSH_MI %d\n#define TSH_GROUP_M %d\n"
+               "#define TSH_A_BYTES %d\n#define TSH_B_BYTES %d\n#define TSH_BIAS %d\n"
+               "#define TSH_PRODUCER_REGS %d\n#define TSH_CONSUMER_REGS %d\n\n",
+               c->bm, c->bn, c->bk, c->stages, c->consumers, c->bm / c->consumers, c->bm / c->consumers / 64,
+               c->group_m, c->bm * c->bk * 2, c->bn * c->bk * 2, c->bias ? 1 : 0, PRODUCER_REGS,
+               consumer_regs(c));
+    tsc_puts(s, tsc_hopper_ptx_helpers);
+    tsc_puts(s, helpers);
+    tsc_puts(s, "\n");
+    emit_wgmma(s, c);
+}
+
+void tsc_hopper_gemm_emit_undefs(struct tsc_src *s) {
+    static const char *const names[] = {"BM", "BN", "BK", "STAGES", "CONSUMERS", "WM", "MI", "GROUP_M", "A_BYTES",
+                                        "B_BYTES", "BIAS", "PRODUCER_REGS", "CONSUMER_REGS", "WGMMA"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) tsc_printf(s, "#undef TSH_%s\n", names[i]);
+}
 
 enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, char **out,
                                       struct ts_cuda_launch *launch, struct ts_diag *d) {
@@ -289,13 +335,7 @@ enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, cha
     if (st != TS_OK) return st;
     struct tsc_hopper_gemm_cfg f = filled(cfg), *c = &f;
     const char *name = c->name;
-    int threads = 128 * (c->consumers + 1);
-    /* Register split of the 64K-register file: __launch_bounds__(threads, 1)
-     * caps the entry at 65536/threads (168 for 384); the producer drops to 40
-     * and the consumers take what that frees (2·128·232 + 128·40 ≤ 65536). With
-     * one consumer the entry cap is already 255 (checked against ptxas in the
-     * test: the entry count must not exceed the consumers' new count). */
-    int producer_regs = 40, consumer_regs = c->consumers == 2 ? 232 : 240;
+    int threads = tsc_hopper_gemm_threads(c);
 
     struct tsc_src s = {0};
     tsc_printf(&s,
@@ -305,24 +345,15 @@ enum ts_status tsc_hopper_gemm_source(const struct tsc_hopper_gemm_cfg *cfg, cha
                name, c->bias ? " + bias" : "", c->gelu ? " → gelu_tanh" : "", ts_dtype_name(c->in),
                ts_dtype_name(c->out), c->bm, c->bn, c->bk, c->stages, c->consumers,
                c->consumers > 1 ? "s" : "", c->group_m);
-    tsc_printf(&s,
-               "#define TSH_BM %d\n#define TSH_BN %d\n#define TSH_BK %d\n#define TSH_STAGES %d\n"
-               "#define TSH_CONSUMERS %d\n#define TSH_WM %d\n#define TSH_MI %d\n#define TSH_GROUP_M %d\n"
-               "#define TSH_A_BYTES %d\n#define TSH_B_BYTES %d\n#define TSH_BIAS %d\n"
-               "#define TSH_PRODUCER_REGS %d\n#define TSH_CONSUMER_REGS %d\n\n",
-               c->bm, c->bn, c->bk, c->stages, c->consumers, c->bm / c->consumers,
-               c->bm / c->consumers / 64, c->group_m, c->bm * c->bk * 2, c->bn * c->bk * 2, c->bias ? 1 : 0,
-               producer_regs, consumer_regs);
-    tsc_puts(&s, tsc_hopper_ptx_helpers);
-    tsc_puts(&s, helpers);
-    tsc_puts(&s, "\n");
-    emit_wgmma(&s, c);
+    tsc_hopper_gemm_emit_defs(&s, c);
     emit_store(&s, c);
     tsc_printf(&s,
                "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                "%s(const __grid_constant__ TsTensorMap tma_a, const __grid_constant__ TsTensorMap tma_b,\n"
                "    tsh_out *__restrict__ c, const tsh_out *__restrict__ bias, int M, int N, int K) {\n",
                threads, name);
-    tsc_puts(&s, kernel_body);
+    tsc_puts(&s, tsc_hopper_gemm_mainloop);
+    tsc_puts(&s, store_epilogue);
+    tsc_puts(&s, tsc_hopper_gemm_close);
     return tsc_hopper_finish(&s, name, "GEMM", threads, tsc_hopper_gemm_shared_bytes(c), out, launch, d);
 }

@@ -9,6 +9,8 @@
 #include "internal.h"
 
 const char tsc_hopper_ptx_helpers[] =
+    "#ifndef TSH_PTX_HELPERS /* once in a translation unit of several kernels */\n"
+    "#define TSH_PTX_HELPERS\n"
     "typedef unsigned int tsh_u32;\n"
     "typedef unsigned long long tsh_u64;\n"
     "/* CUtensorMap as cuda.h declares it (NVRTC has no cuda.h): the driver's\n"
@@ -56,7 +58,7 @@ const char tsc_hopper_ptx_helpers[] =
     "/* Keeps the compiler from moving accumulator reads or writes across the\n"
     " * asynchronous region (the wgmma asm says '+f' but writes them later). */\n"
     "static __device__ __forceinline__ void tsh_fence_reg(float &r) { asm volatile(\"\" : \"+f\"(r)::\"memory\"); }\n"
-;
+    "#endif\n";
 
 enum ts_status tsc_hopper_finish(struct tsc_src *s, const char *name, const char *what, int threads,
                                  int64_t shared_bytes, char **out, struct ts_cuda_launch *launch, struct ts_diag *d) {

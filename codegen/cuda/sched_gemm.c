@@ -3,6 +3,9 @@
  * the dtypes), the legality check the autotuner relies on, and the plan
  * (gemm_plan.h) that turns a schedule into layouts, copy widths, threads,
  * shared memory and workspace for emit_gemm.c. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "gemm_plan.h"
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -40,13 +43,74 @@ static enum ts_gemm_instr auto_instr(const struct ts_kernel *k, bool strict_f32)
     return TS_GEMM_INSTR_SIMT;
 }
 
+bool ts_cuda_hopper_enabled(void) {
+    const char *v = getenv("TESSERA_HOPPER");
+    return v && strcmp(v, "1") == 0;
+}
+
+/* Why the sm_90a wgmma template cannot compute k on arch (NULL: it can):
+ * TMA reads both operands as 2-D row-major tiles with K contiguous. */
+static const char *wgmma_refusal(const struct ts_kernel *k, const struct ts_cuda_arch *a) {
+    if (!ts_cuda_hopper_enabled()) return "instr wgmma is off (set TESSERA_HOPPER=1 to use the sm_90a templates)";
+    if (a->sm != 90 || !a->specific) return "instr wgmma needs sm_90a";
+    if (k->ninputs < 2 || k->acc_type != TS_SCALAR_F32) return "instr wgmma needs A and B with f32 accumulation";
+    const struct ts_koperand *A = &k->inputs[0], *B = &k->inputs[1];
+    if (A->dtype != B->dtype || (A->dtype != TS_F16 && A->dtype != TS_BF16))
+        return "instr wgmma needs A and B both f16 or both bf16";
+    int r = k->rank;
+    int64_t batch, m, n;
+    shape(k, &batch, &m, &n);
+    if (batch != 1) return "instr wgmma has no batch dims (batched GEMMs stay on mma_f16)";
+    if (A->kstride != 1 || B->kstride != 1)
+        return "instr wgmma needs K contiguous in A and B (B given as [N, K]; others stay on mma_f16)";
+    int64_t sam = r >= 2 ? A->strides[r - 2] : 0, sbn = r >= 1 ? B->strides[r - 1] : 0;
+    /* TMA: 16-byte aligned start and row strides (buffers are 256-byte aligned). */
+    if (A->offset % 8 || B->offset % 8 || (m > 1 && (sam % 8 || sam < k->k)) || (n > 1 && (sbn % 8 || sbn < k->k)))
+        return "instr wgmma needs 16-byte aligned operand rows (offsets and row strides multiples of 8 elements)";
+    if (m >= INT32_MAX || n >= INT32_MAX || k->k >= INT32_MAX || k->k < 1)
+        return "instr wgmma needs M, N and K below 2^31";
+    return NULL;
+}
+
+void tsc_gemm_wgmma_cfg(const struct ts_kernel *k, struct tsc_hopper_gemm_cfg *cfg) {
+    const struct ts_sched_gemm *s = &k->sched.gemm;
+    *cfg = (struct tsc_hopper_gemm_cfg){
+        .bm = s->gpu.bm,
+        .bn = s->gpu.bn,
+        .bk = s->gpu.bk,
+        .stages = s->gpu.stages,
+        .consumers = s->gpu.wm > 0 ? s->gpu.bm / s->gpu.wm : 0,
+        .group_m = s->gpu.swizzle,
+        .in = k->ninputs >= 1 ? k->inputs[0].dtype : TS_F32,
+        .out = TS_F32, /* unused: the program's epilogue stores */
+        .name = k->name,
+    };
+}
+
 static int sm_count(const struct ts_cuda_arch *a) { return a->sm >= 90 ? 132 : a->sm == 80 ? 108 : 84; }
 
 void tsc_sched_default_gemm(struct ts_kernel *k, const struct ts_cuda_arch *a, bool strict_f32) {
     struct ts_sched_gemm *s = &k->sched.gemm;
     int64_t batch, m, n;
     shape(k, &batch, &m, &n);
-    if (s->gpu.instr == TS_GEMM_INSTR_AUTO) s->gpu.instr = auto_instr(k, strict_f32);
+    if (s->gpu.instr == TS_GEMM_INSTR_AUTO) {
+        s->gpu.instr = auto_instr(k, strict_f32);
+        if (s->gpu.instr == TS_GEMM_INSTR_MMA_F16 && !wgmma_refusal(k, a)) s->gpu.instr = TS_GEMM_INSTR_WGMMA;
+    }
+    if (s->gpu.instr == TS_GEMM_INSTR_WGMMA) {
+        /* fast.cu's and CUTLASS's shape: 128 rows (two consumer warpgroups
+         * of 64) by 128 columns, k 64 (one 128-byte swizzle row), 4 stages
+         * (128 KiB), groups of 8 tile rows; 64 where a side is small. */
+        if (!s->gpu.bm) s->gpu.bm = m <= 64 ? 64 : 128;
+        if (!s->gpu.bn) s->gpu.bn = n <= 64 ? 64 : 128;
+        if (!s->gpu.bk) s->gpu.bk = 64;
+        if (!s->gpu.wm) s->gpu.wm = 64;
+        if (!s->gpu.wn) s->gpu.wn = s->gpu.bn;
+        if (!s->gpu.stages) s->gpu.stages = 4;
+        if (!s->gpu.split_k) s->gpu.split_k = 1;
+        if (!s->gpu.swizzle) s->gpu.swizzle = 8;
+        return;
+    }
     bool simt = s->gpu.instr == TS_GEMM_INSTR_SIMT;
     if (simt) {
         /* 64×64 tiles of 4 warps (8×4 per thread); 32 for thin sides */
@@ -106,6 +170,38 @@ static enum ts_status fail(struct ts_diag *d, const struct ts_kernel *k, const c
     return ts_diag_set(d, TS_ERR_UNSUPPORTED, "", k->name, "GPU GEMM schedule: %s", rule);
 }
 
+/* A wgmma schedule: the template's own rules (hopper_gemm.c) plus what
+ * the program's operands must be; no split-K (the persistent blocks cover
+ * every tile) and so no workspace. */
+static enum ts_status wgmma_plan(const struct ts_kernel *k, const struct ts_cuda_arch *a, struct tsc_gemm_plan *p,
+                                 struct ts_diag *d) {
+    const struct ts_sched_gemm *s = &k->sched.gemm;
+    const char *why = wgmma_refusal(k, a);
+    if (why) return fail(d, k, why);
+    if (s->gpu.split_k != 1) return fail(d, k, "instr wgmma has no split-K (split_k must be 1)");
+    /* zero fields would take the template's defaults: the schedule must say */
+    if (s->gpu.bm < 1 || s->gpu.bn < 1 || s->gpu.bk < 1 || s->gpu.stages < 1)
+        return fail(d, k, "instr wgmma: bm, bn, bk and stages must be positive");
+    if (s->gpu.swizzle < 1) return fail(d, k, "instr wgmma: swizzle (the group of tile rows) must be at least 1");
+    if (s->gpu.wm < 1 || s->gpu.bm % s->gpu.wm || s->gpu.wn != s->gpu.bn)
+        return fail(d, k, "instr wgmma: wm must divide bm (bm / wm consumer warpgroups) and wn must equal bn");
+    struct tsc_hopper_gemm_cfg cfg;
+    tsc_gemm_wgmma_cfg(k, &cfg);
+    struct ts_diag why_d;
+    ts_diag_clear(&why_d);
+    if (tsc_hopper_gemm_check(&cfg, &why_d) != TS_OK) {
+        const char *msg = strstr(why_d.what, "template: ");
+        return fail(d, k, msg ? msg + strlen("template: ") : why_d.what);
+    }
+    p->threads = tsc_hopper_gemm_threads(&cfg);
+    p->nacc = cfg.bm / cfg.consumers / 64 * (cfg.bn / 2);
+    p->tiles_m = cdiv(p->m, cfg.bm);
+    p->tiles_n = cdiv(p->n, cfg.bn);
+    p->smem = tsc_hopper_gemm_shared_bytes(&cfg);
+    p->workspace = 0;
+    return TS_OK;
+}
+
 enum ts_status tsc_gemm_plan(const struct ts_kernel *k, const struct ts_cuda_arch *a, bool strict_f32,
                              struct tsc_gemm_plan *p, struct ts_diag *d) {
     const struct ts_sched_gemm *s = &k->sched.gemm;
@@ -138,6 +234,7 @@ enum ts_status tsc_gemm_plan(const struct ts_kernel *k, const struct ts_cuda_arc
     enum ts_gemm_instr in = s->gpu.instr == TS_GEMM_INSTR_AUTO ? auto_instr(k, strict_f32) : s->gpu.instr;
     if (in == TS_GEMM_INSTR_MMA_TF32 && strict_f32) in = TS_GEMM_INSTR_SIMT;
     p->instr = in;
+    if (in == TS_GEMM_INSTR_WGMMA) return wgmma_plan(k, a, p, d);
     int bm = s->gpu.bm, bn = s->gpu.bn, bk = s->gpu.bk, wm = s->gpu.wm, wn = s->gpu.wn;
     if (bm < 1 || bn < 1 || bk < 1 || wm < 1 || wn < 1) return fail(d, k, "bm, bn, bk, wm, wn must be positive");
     if (bm % wm || bn % wn) {

@@ -16,11 +16,15 @@
 /* Each entry point and the CUDA version whose signature struct ts_cu uses
  * (cudaTypedefs.h: PFN_cuMemAlloc_v3020 is cuMemAlloc_v2, and so on). The
  * driver returns the newest version of the symbol not newer than asked. */
-#define TS_CU_ENTRY(field, name, version) {name, version, offsetof(struct ts_cu, field)}
+#define TS_CU_ENTRY(field, name, version) {name, version, offsetof(struct ts_cu, field), false}
+/* An optional entry point may be missing: its field stays NULL, and only
+ * the plans that need it are refused (session.c says which). */
+#define TS_CU_OPTIONAL(field, name, version) {name, version, offsetof(struct ts_cu, field), true}
 static const struct {
     const char *name;
     int version;
     size_t offset;
+    bool optional;
 } ts_cu_entries[] = {
     TS_CU_ENTRY(Init, "cuInit", 2000),
     TS_CU_ENTRY(DriverGetVersion, "cuDriverGetVersion", 2020),
@@ -58,6 +62,7 @@ static const struct {
     TS_CU_ENTRY(EventSynchronize, "cuEventSynchronize", 2000),
     TS_CU_ENTRY(EventElapsedTime, "cuEventElapsedTime", 12080),
     TS_CU_ENTRY(EventDestroy, "cuEventDestroy", 4000),
+    TS_CU_OPTIONAL(TensorMapEncodeTiled, "cuTensorMapEncodeTiled", 12000),
 };
 
 typedef CUresult (*ts_cu_gpa_v2)(const char *symbol, void **pfn, int version, cuuint64_t flags,
@@ -111,7 +116,9 @@ static int ts_cu_resolve(void *lib, const char *path, struct ts_cu *t, char *err
                           : gpa1(ts_cu_entries[i].name, &fn, ts_cu_entries[i].version,
                                  CU_GET_PROC_ADDRESS_DEFAULT);
         if (r == CUDA_ERROR_STUB_LIBRARY) return ts_cu_stub_message(path, err, errsize);
-        if (r != CUDA_SUCCESS || !fn || found != CU_GET_PROC_ADDRESS_SUCCESS) {
+        bool missing = r != CUDA_SUCCESS || !fn || found != CU_GET_PROC_ADDRESS_SUCCESS;
+        if (missing && ts_cu_entries[i].optional) continue; /* t was zeroed: the field stays NULL */
+        if (missing) {
             snprintf(err, errsize,
                      TS_CU_NO_DRIVER "%s lacks %s (CUDA %d.%d ABI; error %d): the driver is too old "
                                      "for tessera (it needs CUDA 12.0 or newer)",

@@ -52,6 +52,13 @@ struct ts_cu {
     CUresult (*EventSynchronize)(CUevent event);
     CUresult (*EventElapsedTime)(float *ms, CUevent start, CUevent end);
     CUresult (*EventDestroy)(CUevent event);
+    /* Optional (NULL when the driver lacks it): only plans whose launches
+     * carry TMA tensor maps (sm_90 kernels) need it. */
+    CUresult (*TensorMapEncodeTiled)(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *address,
+                                     const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                     const cuuint32_t *element_strides, CUtensorMapInterleave interleave,
+                                     CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                     CUtensorMapFloatOOBfill oob);
 };
 
 /* The driver, loaded and initialized (cuInit) on first use; NULL with the
@@ -102,6 +109,7 @@ struct ts_rt_cuda_session {
     int32_t *host_errors;    /* their copy after a run */
     CUdeviceptr *param_values; /* every launch's kernel parameters, one after another */
     void **param_ptrs;       /* what cuGraphAddKernelNode's kernelParams point to */
+    CUtensorMap *tmaps;      /* every launch's tensor maps, encoded once (aligned as cuda.h asks) */
     /* ts_rt_cuda_session_time_each's L2 flush buffer (0 until first used). */
     CUdeviceptr flush;
     size_t flush_bytes;

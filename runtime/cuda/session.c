@@ -33,6 +33,64 @@ static int64_t ts_cu_const_bytes(const struct ts_rt_plan *plan, int c) {
     return n;
 }
 
+/* Bytes per element of a tensor map's dtype (0: not a dtype). */
+static uint32_t ts_cu_tmap_esize(int32_t dtype) {
+    switch (dtype) {
+    case TS_RT_TMAP_F16:
+    case TS_RT_TMAP_BF16: return 2;
+    case TS_RT_TMAP_F32: return 4;
+    default: return 0;
+    }
+}
+
+/* The rules cuTensorMapEncodeTiled enforces (its documentation), checked
+ * here so that a bad map is a line naming its field rather than the
+ * driver's CUDA_ERROR_INVALID_VALUE; and the map must lie inside its
+ * buffer, or TMA would read past it. */
+static int ts_cu_check_tmap(const struct ts_rt_plan *plan, const struct ts_rt_launch *l, int m, char *err,
+                            size_t errsize) {
+    const struct ts_rt_tmap *t = &l->tmaps[m];
+    if (t->arg < 0 || t->arg >= l->nargs) TS_CU_FAIL("covers arg %d, but the launch has %d args", t->arg, l->nargs);
+    uint32_t esize = ts_cu_tmap_esize(t->dtype);
+    if (esize == 0) TS_CU_FAIL("dtype %d is not 1 (f16), 2 (bf16) or 3 (f32)", t->dtype);
+    if (t->rank != 2 && t->rank != 3) TS_CU_FAIL("rank %d is not 2 or 3", t->rank);
+    if (t->swizzle != 0 && t->swizzle != 32 && t->swizzle != 64 && t->swizzle != 128)
+        TS_CU_FAIL("swizzle %d is not 0, 32, 64 or 128 bytes", t->swizzle);
+    if (t->offset < 0 || t->offset % 16 != 0)
+        TS_CU_FAIL("offset %lld is not a non-negative multiple of 16", (long long)t->offset);
+    const struct ts_rt_buffer *buf = &plan->buffers[l->args[t->arg]];
+    if (buf->kind == TS_RT_BUF_ARENA && buf->offset % 16 != 0) /* other buffers start 256-aligned */
+        TS_CU_FAIL("its buffer (arena offset %lld) is not 16-byte aligned", (long long)buf->offset);
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] < 1 || t->dims[i] > ((uint64_t)1 << 32))
+            TS_CU_FAIL("dims[%d] = %llu is not in 1..2^32", i, (unsigned long long)t->dims[i]);
+    for (int i = 0; i < t->rank - 1; i++)
+        if (t->strides[i] == 0 || t->strides[i] % 16 != 0 || t->strides[i] >= ((uint64_t)1 << 40))
+            TS_CU_FAIL("strides[%d] = %llu is not a positive multiple of 16 below 2^40", i,
+                       (unsigned long long)t->strides[i]);
+    for (int i = 0; i < t->rank; i++)
+        if (t->box[i] < 1 || t->box[i] > 256) TS_CU_FAIL("box[%d] = %u is not in 1..256", i, t->box[i]);
+    uint64_t row = (uint64_t)t->box[0] * esize;
+    if (row % 16 != 0) TS_CU_FAIL("box[0] = %u elements is %llu bytes, not a multiple of 16", t->box[0],
+                                  (unsigned long long)row);
+    if (t->swizzle > 0 && row > (uint64_t)t->swizzle)
+        TS_CU_FAIL("box[0] = %u elements is %llu bytes, more than the %d-byte swizzle", t->box[0],
+                   (unsigned long long)row, t->swizzle);
+    /* The end of the last element: offset + Σ (dims[i]-1)·strides[i-1] + dims[0]·esize
+     * (dims up to 2^32 times strides below 2^40 can overflow 64 bits). */
+    uint64_t end = (uint64_t)t->offset, term;
+    bool overflow = __builtin_mul_overflow(t->dims[0], (uint64_t)esize, &term) ||
+                    __builtin_add_overflow(end, term, &end);
+    for (int i = 1; i < t->rank && !overflow; i++)
+        overflow = __builtin_mul_overflow(t->dims[i] - 1, t->strides[i - 1], &term) ||
+                   __builtin_add_overflow(end, term, &end);
+    if (overflow) TS_CU_FAIL("its last element lies past 2^64 bytes");
+    if (end > (uint64_t)buf->nbytes)
+        TS_CU_FAIL("its last element ends at byte %llu, past the %lld bytes of its buffer (arg %d, buffer %d)",
+                   (unsigned long long)end, (long long)buf->nbytes, t->arg, l->args[t->arg]);
+    return 0;
+}
+
 /* What init relies on: a wrong plan or image is a message, never a wild
  * pointer on the device. */
 static int ts_cu_check_plan(const struct ts_rt_plan *plan, const struct ts_rt_cuda_image *image,
@@ -56,6 +114,14 @@ static int ts_cu_check_plan(const struct ts_rt_plan *plan, const struct ts_rt_cu
         if (blocks > 0 && (threads == 0 || threads > 1024 || l->grid[1] > 65535 || l->grid[2] > 65535))
             TS_CU_FAIL("plan: launch %d (kernel %s) has bad geometry: grid %ux%ux%u, block %ux%ux%u", i, label,
                        l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1], l->block[2]);
+        if (l->ntmaps < 0 || l->ntmaps > TS_RT_MAX_TMAPS)
+            TS_CU_FAIL("plan: launch %d (kernel %s) has %d tensor maps (0 to %d)", i, label, l->ntmaps,
+                       TS_RT_MAX_TMAPS);
+        for (int m = 0; m < l->ntmaps; m++) {
+            char why[400];
+            if (ts_cu_check_tmap(plan, l, m, why, sizeof why))
+                TS_CU_FAIL("plan: launch %d (kernel %s): tensor map %d: %s", i, label, m, why);
+        }
     }
     return 0;
 }
@@ -255,37 +321,85 @@ static int ts_cu_upload(struct ts_rt_cuda_session *s, const void *const *weights
     return 0;
 }
 
+/* Tensor map m of launch i, encoded over its buffer's device memory. The
+ * out-of-bounds fill NONE reads zeros past dims: a partial tile adds
+ * nothing to a GEMM's sums. */
+static int ts_cu_encode_tmap(struct ts_rt_cuda_session *s, int i, int m, CUtensorMap *out, char *err,
+                             size_t errsize) {
+    const struct ts_rt_launch *l = &s->plan->launches[i];
+    const struct ts_rt_tmap *t = &l->tmaps[m];
+    static const CUtensorMapDataType dtypes[] = {
+        [TS_RT_TMAP_F16] = CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+        [TS_RT_TMAP_BF16] = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+        [TS_RT_TMAP_F32] = CU_TENSOR_MAP_DATA_TYPE_FLOAT32,
+    };
+    CUtensorMapSwizzle swizzle = t->swizzle == 128  ? CU_TENSOR_MAP_SWIZZLE_128B
+                                 : t->swizzle == 64 ? CU_TENSOR_MAP_SWIZZLE_64B
+                                 : t->swizzle == 32 ? CU_TENSOR_MAP_SWIZZLE_32B
+                                                    : CU_TENSOR_MAP_SWIZZLE_NONE;
+    cuuint64_t dims[3], strides[2];
+    cuuint32_t box[3], ones[3] = {1, 1, 1};
+    for (int k = 0; k < 3; k++) dims[k] = t->dims[k], box[k] = t->box[k];
+    for (int k = 0; k < 2; k++) strides[k] = t->strides[k];
+    CUdeviceptr at = ts_cu_buffer_ptr(s, l->args[t->arg]) + (CUdeviceptr)t->offset;
+    CUresult r = s->cu->TensorMapEncodeTiled(out, dtypes[t->dtype], (cuuint32_t)t->rank, (void *)(uintptr_t)at,
+                                             dims, strides, box, ones, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+        char label[160];
+        return ts_cu_fail(s->cu, r, err, errsize, "kernel %s: launch %d: encoding tensor map %d",
+                          ts_cu_kernel_label(s->plan, l->kernel, label, sizeof label), i, m);
+    }
+    return 0;
+}
+
 /* The plan as a graph: one kernel node per non-empty launch, each depending
  * on the one before (launches run in plan order, as on the CPU). */
 static int ts_cu_build_graph(struct ts_rt_cuda_session *s, char *err, size_t errsize) {
     const struct ts_rt_plan *plan = s->plan;
     const struct ts_cu *cu = s->cu;
-    int64_t nparams = 0;
-    for (int i = 0; i < plan->nlaunches; i++) nparams += plan->launches[i].nargs + 2;
-    s->param_values = calloc((size_t)nparams + 1, sizeof *s->param_values);
-    s->param_ptrs = calloc((size_t)nparams + 1, sizeof *s->param_ptrs);
-    if (!s->param_values || !s->param_ptrs) TS_CU_FAIL("out of memory creating a CUDA session");
+    int64_t nvalues = 0, nmaps = 0;
+    for (int i = 0; i < plan->nlaunches; i++) {
+        nvalues += plan->launches[i].nargs + 2;
+        nmaps += plan->launches[i].ntmaps;
+    }
+    s->param_values = calloc((size_t)nvalues + 1, sizeof *s->param_values);
+    s->param_ptrs = calloc((size_t)(nvalues + nmaps) + 1, sizeof *s->param_ptrs);
+    /* calloc aligns to 16 only; a CUtensorMap asks for more (cuda.h), and the
+     * size is a multiple of it. */
+    s->tmaps = aligned_alloc(_Alignof(CUtensorMap), (size_t)(nmaps > 0 ? nmaps : 1) * sizeof *s->tmaps);
+    if (!s->param_values || !s->param_ptrs || !s->tmaps) TS_CU_FAIL("out of memory creating a CUDA session");
     CUresult r = cu->GraphCreate(&s->graph, 0);
     if (r != CUDA_SUCCESS) {
         s->graph = NULL;
         return ts_cu_fail(cu, r, err, errsize, "cuGraphCreate");
     }
     CUgraphNode prev = NULL;
-    int64_t slot = 0;
+    int64_t slot = 0, pslot = 0, map = 0;
     char label[160];
     for (int i = 0; i < plan->nlaunches; i++) {
         const struct ts_rt_launch *l = &plan->launches[i];
-        int64_t start = slot;
-        /* Kernel ABI: the operand buffers, the workspace (0 if none), the error word. */
+        int64_t start = pslot;
+        /* Kernel ABI: the tensor maps (by value: the driver copies the 128
+         * bytes each points to), the operand buffers, the workspace (0 if
+         * none), the error word. */
+        for (int m = 0; m < l->ntmaps; m++, map++) {
+            if (ts_cu_encode_tmap(s, i, m, &s->tmaps[map], err, errsize)) return 1;
+            s->param_ptrs[pslot++] = &s->tmaps[map];
+        }
+        int64_t first = slot;
         for (int a = 0; a < l->nargs; a++) s->param_values[slot++] = ts_cu_buffer_ptr(s, l->args[a]);
         s->param_values[slot++] = s->work_off[i] >= 0 ? s->base + (CUdeviceptr)s->work_off[i] : 0;
         s->param_values[slot++] = s->base + (CUdeviceptr)(s->errors_off + (int64_t)sizeof(int32_t) * i);
-        for (int64_t j = start; j < slot; j++) s->param_ptrs[j] = &s->param_values[j];
+        for (int64_t j = first; j < slot; j++) s->param_ptrs[pslot++] = &s->param_values[j];
         if ((uint64_t)l->grid[0] * l->grid[1] * l->grid[2] == 0) continue; /* nothing to do (empty tensors) */
         CUDA_KERNEL_NODE_PARAMS p;
         memset(&p, 0, sizeof p);
         p.func = s->funcs[l->kernel];
-        p.gridDimX = l->grid[0];
+        /* A persistent kernel's blocks loop over its grid[0] tiles: one block per SM. */
+        p.gridDimX = l->persistent && s->info.sm_count > 0 && l->grid[0] > (uint32_t)s->info.sm_count
+                         ? (unsigned)s->info.sm_count
+                         : l->grid[0];
         p.gridDimY = l->grid[1];
         p.gridDimZ = l->grid[2];
         p.blockDimX = l->block[0];
@@ -343,6 +457,17 @@ static int ts_cu_session_init(const struct ts_rt_plan *plan, const struct ts_rt_
     }
     s->cu = ts_cu_driver(err, errsize); /* loaded by the probe */
     const struct ts_cu *cu = s->cu;
+    for (int i = 0; i < plan->nlaunches && !cu->TensorMapEncodeTiled; i++) {
+        if (plan->launches[i].ntmaps == 0) continue;
+        char label[160];
+        snprintf(err, errsize,
+                 "kernel %s needs TMA tensor maps (sm_90 kernels) but the CUDA driver (%d.%d) lacks "
+                 "cuTensorMapEncodeTiled",
+                 ts_cu_kernel_label(plan, plan->launches[i].kernel, label, sizeof label),
+                 s->info.driver_version / 1000, s->info.driver_version % 1000 / 10);
+        free(s);
+        return 1;
+    }
     CUresult r = cu->DeviceGet(&s->dev, ordinal);
     if (r == CUDA_SUCCESS) r = cu->DevicePrimaryCtxRetain(&s->ctx, s->dev);
     if (r != CUDA_SUCCESS) {
@@ -405,5 +530,6 @@ void ts_rt_cuda_session_free(struct ts_rt_cuda_session *s) {
     free(s->host_errors);
     free(s->param_values);
     free(s->param_ptrs);
+    free(s->tmaps);
     free(s);
 }

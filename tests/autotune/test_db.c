@@ -467,9 +467,16 @@ static void test_sched_json(void) {
     CHECK(s.pointwise.vector_width == 8 && s.pointwise.rows_per_task == 4 && s.pointwise.threads == 2);
     CHECK(!ts_tune_sched_from_json(TS_KERNEL_GEMM, TS_TARGET_CUDA,
                                    "{\"bm\":128,\"bn\":128,\"bk\":32,\"wm\":64,\"wn\":64,\"stages\":3,\"split_k\":1,"
-                                   "\"swizzle\":8,\"instr\":\"wgmma\"}",
+                                   "\"swizzle\":8,\"instr\":\"wmma\"}",
                                    &s, err, sizeof err));
-    CHECK_CONTAINS(err, "schedule field 'instr' must be one of \"auto\", \"simt\", \"mma_f16\", \"mma_tf32\"");
+    CHECK_CONTAINS(err,
+                   "schedule field 'instr' must be one of \"auto\", \"simt\", \"mma_f16\", \"mma_tf32\", \"wgmma\"");
+    /* the sm_90a instr reads back (whether a target may use it is the check's business) */
+    CHECK(ts_tune_sched_from_json(TS_KERNEL_GEMM, TS_TARGET_CUDA,
+                                  "{\"bm\":128,\"bn\":128,\"bk\":64,\"wm\":64,\"wn\":128,\"stages\":4,\"split_k\":1,"
+                                  "\"swizzle\":8,\"instr\":\"wgmma\"}",
+                                  &s, err, sizeof err));
+    CHECK(s.gemm.gpu.instr == TS_GEMM_INSTR_WGMMA && s.gemm.gpu.wn == 128);
 }
 
 int main(void) {

@@ -24,7 +24,7 @@ static uint32_t rnd32(void) {
 
 static enum ts_status launch(const char *sym, void **params, unsigned grid, unsigned block, unsigned smem,
                              char *msg, size_t n) {
-    struct ts_cuda_launch l = {{grid, 1, 1}, {block, 1, 1}, smem, 0};
+    struct ts_cuda_launch l = {.grid = {grid, 1, 1}, .block = {block, 1, 1}, .shared_bytes = smem};
     struct ts_diag d;
     ts_diag_clear(&d);
     enum ts_status st = ts_emu_module_launch(mod, sym, params, &l, &d);
@@ -245,14 +245,14 @@ static void test_block_sum(void) {
     long long out[12];
     int error = 0;
     void *p[2] = {out, &error};
-    struct ts_cuda_launch l = {{3, 2, 2}, {1000, 1, 1}, 0, 0};
+    struct ts_cuda_launch l = {.grid = {3, 2, 2}, .block = {1000, 1, 1}};
     struct ts_diag d;
     ts_diag_clear(&d);
     CHECK(ts_emu_module_launch(mod, "block_sum", p, &l, &d) == TS_OK);
     for (int b = 0; b < 12; b++) CHECK(out[b] == b * 1000000ll + 499500);
     CHECK(error == 3);
     /* two-dimensional blocks are not tessera's */
-    struct ts_cuda_launch l2 = {{1, 1, 1}, {32, 2, 1}, 0, 0};
+    struct ts_cuda_launch l2 = {.grid = {1, 1, 1}, .block = {32, 2, 1}};
     ts_diag_clear(&d);
     CHECK(ts_emu_module_launch(mod, "block_sum", p, &l2, &d) == TS_ERR_RUNTIME);
     CHECK_CONTAINS(d.what, "1-D blocks");

@@ -23,6 +23,7 @@ struct mock_config {
     int init_result;          /* what cuInit returns (0: success) */
     const char *missing_symbol; /* cuGetProcAddress does not find it (NULL: none) */
     int fail_ptx;             /* JIT compilation fails with a log */
+    int fail_tmaps;           /* cuTensorMapEncodeTiled returns CUDA_ERROR_INVALID_VALUE */
 };
 
 /* The geometry and parameters of one kernel node. */
@@ -30,9 +31,21 @@ struct mock_node {
     char func[64];
     unsigned grid[3], block[3], shared;
     int nparams;              /* as registered for the function (0 if not) */
-    uint64_t params[16];      /* the parameter values (device pointers) */
+    uint64_t params[16];      /* each parameter's first 8 bytes: a device pointer's value, or for a tensor
+                               * map (passed by value) its word 0, MOCK_TMAP_MAGIC | its index in tmaps */
     int ndeps;
     int dep;                  /* index of the node it depends on, -1 if none */
+};
+
+/* One cuTensorMapEncodeTiled call, as passed (enums as their cuda.h values).
+ * The encoded map's word 0 is MOCK_TMAP_MAGIC | the call's index in
+ * mock_state.tmaps, word 1 the address, the rest zero. */
+#define MOCK_TMAP_MAGIC 0x544d415000000000ull /* "TMAP" */
+struct mock_tmap {
+    uint64_t addr;
+    int dtype, rank, interleave, swizzle, l2, oob;
+    uint64_t dims[5], strides[4];
+    uint32_t box[5], estrides[5];
 };
 
 struct mock_copy {
@@ -64,6 +77,8 @@ struct mock_state {
     int streams, stream_destroys, events, event_destroys;
     int proc_lookups;         /* cuGetProcAddress calls */
     int min_version_asked;    /* smallest cudaVersion passed to cuGetProcAddress */
+    struct mock_tmap tmaps[MOCK_MAX]; /* cuTensorMapEncodeTiled calls (no context needed, as in the driver) */
+    int ntmaps;
 };
 
 /* A kernel's host implementation: args[i] is parameter i's value (a device

@@ -468,6 +468,36 @@ static CUresult mEventDestroy(CUevent e) {
     return CUDA_SUCCESS;
 }
 
+/* Checks what the driver checks of its arguments (a few), records the call
+ * and writes the magic and the index where the opaque map begins, which is
+ * what a kernel node records of the parameter. */
+static CUresult mTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *addr,
+                                      const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                      const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                      CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                      CUtensorMapFloatOOBfill oob) {
+    if (sticky != CUDA_SUCCESS) return sticky;
+    if (config.fail_tmaps || !map || rank < 1 || rank > 5 || ((uintptr_t)addr & 15) != 0 ||
+        ((uintptr_t)map & 63) != 0 || state.ntmaps >= MOCK_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    int index = state.ntmaps++;
+    struct mock_tmap *t = &state.tmaps[index];
+    memset(t, 0, sizeof *t);
+    t->addr = (uint64_t)(uintptr_t)addr;
+    t->dtype = (int)dtype, t->rank = (int)rank, t->interleave = (int)interleave, t->swizzle = (int)swizzle;
+    t->l2 = (int)l2, t->oob = (int)oob;
+    for (cuuint32_t i = 0; i < rank; i++) {
+        t->dims[i] = dims[i];
+        t->box[i] = box[i];
+        t->estrides[i] = estrides[i];
+        if (i + 1 < rank) t->strides[i] = strides[i];
+    }
+    memset(map, 0, sizeof *map);
+    map->opaque[0] = MOCK_TMAP_MAGIC | (uint64_t)index;
+    map->opaque[1] = (uint64_t)(uintptr_t)addr;
+    return CUDA_SUCCESS;
+}
+
 #define FN(name, impl) {name, (void *)impl}
 static const struct {
     const char *name;
@@ -489,7 +519,7 @@ static const struct {
     FN("cuGraphExecDestroy", mGraphExecDestroy), FN("cuGraphDestroy", mGraphDestroy),
     FN("cuEventCreate", mEventCreate), FN("cuEventRecord", mEventRecord),
     FN("cuEventSynchronize", mEventSynchronize), FN("cuEventElapsedTime", mEventElapsedTime),
-    FN("cuEventDestroy", mEventDestroy),
+    FN("cuEventDestroy", mEventDestroy), FN("cuTensorMapEncodeTiled", mTensorMapEncodeTiled),
 };
 
 /* cuda.h maps cuGetProcAddress to cuGetProcAddress_v2: this is the _v2 export. */

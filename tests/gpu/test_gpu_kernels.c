@@ -263,7 +263,12 @@ static int make_cases(struct gcase *cs, bool quick) {
     for (int t = 0; t < 3; t++) {
         n = add_matmul(cs, n, floats[t], 1, 129, 127, 17, false, false);
         n = add_matmul(cs, n, floats[t], 1, 7, 129, 4097, true, true);
+        /* shapes the sm_90a wgmma template takes with TESSERA_HOPPER=1 (B [N, K],
+         * rows of a multiple of 8 elements): edge tiles in M and N, a K tail */
+        n = add_matmul(cs, n, floats[t], 1, 129, 200, 136, true, true);
         if (quick) continue;
+        n = add_matmul(cs, n, floats[t], 1, 1, 64, 8, true, false);
+        n = add_matmul(cs, n, floats[t], 1, 300, 520, 1032, true, true);
         n = add_matmul(cs, n, floats[t], 1, 1, 17, 129, true, false);
         n = add_matmul(cs, n, floats[t], 3, 17, 7, 127, false, true);
         n = add_matmul(cs, n, floats[t], 1, 256, 384, 512, true, true);
